@@ -1,0 +1,33 @@
+/**
+ * dmvpnctl: the operator's tool. Subcommands: decode (captures).
+ * Errors are one line with a stable code; exit 2 for usage and unreadable input.
+ */
+import { VERSION } from '../version.js';
+
+const USAGE = `usage: dmvpnctl <command> [options]
+  decode FILE [--json]   print the DMVPN packets (GRE, NHRP, EIGRP, IKEv2, ESP) of a pcap/pcapng file
+  version                print the version`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'version':
+    case '--version':
+      console.log(`dmvpnctl ${VERSION}`);
+      return 0;
+    case 'decode': {
+      const { decodeCommand } = await import('./decode.js');
+      return decodeCommand(rest);
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      console.error(`dmvpnctl: unknown command "${cmd}"`);
+      console.error(USAGE);
+      return 2;
+  }
+}
