@@ -1,0 +1,639 @@
+/**
+ * The NHRP instance of one tunnel interface: NHC (registration to each NHS), NHS
+ * (accepting registrations, forwarding resolutions), resolution and Phase 3
+ * shortcuts, purge, error and traffic indications. RFC 2332 with Cisco's DMVPN
+ * behaviour (draft-detienne-dmvpn).
+ *
+ * Pure: every entry point takes `now` (ms) and returns actions; the daemon sends
+ * the packets, programs the dataplane and arms one timer at `nextDeadline()`.
+ * One receive entry (`receive`) catches every WireError and turns it into a
+ * counted drop; nothing the network sends can make it throw.
+ */
+import { Reader, WireError, encode, ipv4ToString } from '../wire/index.js';
+import { NhrpCache, NO_FLAGS, networkOf, prefixContains, type CacheEntry } from './cache.js';
+import { newNhsClient, stepNhsClient, type NhsClient, type NhsEvent } from './nhs-client.js';
+import {
+  NhrpPacketType, NhrpCieCode, NhrpErrorCode, NhrpExtensionType, RegistrationFlag, PurgeFlag, CiscoCieMtu,
+  nhrpPacketTypeName, cieCodeName, errorCodeName, NHRP_VERSION, NhrpAfn, NhrpProtocolType,
+} from './constants.js';
+import { parseNhrp, emitNhrp, nhrpLength, nhrpChecksumValid, type NhrpPacket, type NhrpMandatory } from './wire.js';
+import { makeCie, type NhrpCie } from './cie.js';
+import { extensionCies, passwordMatches, setExtension, cleartextAuthExtension, cieExtension } from './extensions.js';
+import {
+  makeRegistrationRequest, makeRegistrationReply, makeResolutionRequest, makeResolutionReply, makePurgeRequest,
+  makePurgeReply, makeErrorIndication, makeTrafficIndication, forwardedByNhs, type NhrpSender,
+} from './build.js';
+import { NhrpDropReason, type NhrpAction, type NhrpConfig, type RouteView, type NhrpDropReasonName } from './engine-types.js';
+
+/** Seconds a negative (NAK) entry stays before we ask again. */
+const NEGATIVE_HOLD_S = 60;
+/** Resolution retransmissions: IOS retries a few times, then gives up. */
+const RESOLUTION_RETRY_MS = [1000, 2000, 4000];
+/** Phase 3: at most one Traffic Indication per (source, destination) pair this often (IOS: 8 s). */
+const REDIRECT_PAIR_INTERVAL_MS = 8000;
+/** And at most this many per second in all (a token bucket). */
+const REDIRECT_RATE_PER_S = 10;
+/** A used shortcut is refreshed this long before it expires. */
+const REFRESH_BEFORE_MS = 60_000;
+
+interface PendingResolution {
+  readonly target: string;
+  readonly requestId: number;
+  readonly sentTo: string;
+  readonly attempts: number;
+  readonly deadline: number;
+  /** True when a Traffic Indication started it (Phase 3): install a route. */
+  readonly shortcut: boolean;
+}
+
+export interface NhsView {
+  readonly proto: string;
+  readonly nbma: string;
+  readonly client: NhsClient;
+}
+
+export interface NhrpCounters {
+  readonly sent: Record<string, number>;
+  readonly received: Record<string, number>;
+  readonly drops: Record<string, number>;
+  readonly forwarded: number;
+}
+
+export class NhrpEngine {
+  readonly cache = new NhrpCache();
+  private readonly nhsClients: { proto: string; nbma: string; client: NhsClient }[];
+  private readonly pending = new Map<string, PendingResolution>();
+  private readonly redirectSent = new Map<string, number>();
+  private redirectTokens = REDIRECT_RATE_PER_S;
+  private redirectRefill = 0;
+  private requestId = 0;
+  private multicastList: string[] = [];
+  private readonly sentCount: Record<string, number> = {};
+  private readonly recvCount: Record<string, number> = {};
+  private readonly dropCount: Record<string, number> = {};
+  private forwardCount = 0;
+  private started = false;
+  /** Set when an NHS's reply shows our registration arrived from another NBMA address (we are NATed). */
+  natAddress: string | undefined;
+
+  constructor(readonly cfg: NhrpConfig, private readonly routes: RouteView, now: number) {
+    this.nhsClients = cfg.nhs.map((n) => ({ proto: n.proto, nbma: n.nbma, client: newNhsClient(now) }));
+    this.requestId = (now & 0xffff) + 1;
+  }
+
+  /** Hub if it serves registrations (no NHS of its own), spoke otherwise (IOS's "Type:"). */
+  get role(): 'Hub' | 'Spoke' | 'Hub/Spoke' {
+    if (this.nhsClients.length === 0) return 'Hub';
+    return this.cfg.multicastDynamic ? 'Hub/Spoke' : 'Spoke';
+  }
+
+  nhs(): readonly NhsView[] {
+    return this.nhsClients;
+  }
+
+  counters(): NhrpCounters {
+    return { sent: { ...this.sentCount }, received: { ...this.recvCount }, drops: { ...this.dropCount }, forwarded: this.forwardCount };
+  }
+
+  multicastTargets(): readonly string[] {
+    return this.multicastList;
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------
+
+  start(now: number): NhrpAction[] {
+    const out: NhrpAction[] = [];
+    this.started = true;
+    for (const m of this.cfg.staticMaps) {
+      this.cache.put({
+        prefix: m.proto, prefixLength: 32, type: 'static', nextHop: m.proto, nbma: m.nbma, flags: NO_FLAGS,
+        holdingTime: 0, created: now, expires: undefined, mtu: 0,
+      });
+      out.push({ kind: 'map', proto: m.proto, nbma: m.nbma, permanent: true });
+    }
+    this.updateMulticast(out);
+    for (const n of this.nhsClients) this.stepNhs(n, { kind: 'start' }, now, out);
+    return out;
+  }
+
+  /** Clean shutdown: purge our registrations at each NHS (RFC 2332 section 5.2.5). */
+  stop(now: number): NhrpAction[] {
+    const out: NhrpAction[] = [];
+    for (const n of this.nhsClients) this.stepNhs(n, { kind: 'stop' }, now, out);
+    this.started = false;
+    return out;
+  }
+
+  nextDeadline(): number | undefined {
+    const ds: number[] = [];
+    for (const n of this.nhsClients) if (n.client.deadline !== undefined) ds.push(n.client.deadline);
+    for (const p of this.pending.values()) ds.push(p.deadline);
+    const e = this.cache.nextExpiry();
+    if (e !== undefined) ds.push(e);
+    for (const c of this.cache.all()) {
+      if (c.flags.router && c.flags.used && c.expires !== undefined) ds.push(c.expires - REFRESH_BEFORE_MS);
+    }
+    return ds.length ? Math.min(...ds) : undefined;
+  }
+
+  tick(now: number): NhrpAction[] {
+    const out: NhrpAction[] = [];
+    if (!this.started) return out;
+    for (const n of this.nhsClients) {
+      if (n.client.deadline !== undefined && n.client.deadline <= now) this.stepNhs(n, { kind: 'timer' }, now, out);
+    }
+    for (const p of [...this.pending.values()]) {
+      if (p.deadline > now) continue;
+      if (p.attempts >= RESOLUTION_RETRY_MS.length) {
+        this.pending.delete(p.target);
+        this.removeIncomplete(p.target);
+        out.push({ kind: 'log', level: 'info', msg: `resolution of ${p.target} timed out` });
+        continue;
+      }
+      this.sendResolution(p.target, p.shortcut, now, out, p.attempts + 1);
+    }
+    // Refresh used shortcuts shortly before they expire (IOS refreshes while traffic flows).
+    for (const c of this.cache.all()) {
+      if (c.flags.router && c.flags.used && c.expires !== undefined && c.expires - REFRESH_BEFORE_MS <= now && !this.pending.has(c.prefix)) {
+        this.cache.put({ ...c, flags: { ...c.flags, used: false } });
+        this.sendResolution(c.prefix, true, now, out, 0);
+      }
+    }
+    for (const gone of this.cache.expire(now)) this.onEntryGone(gone, 'expired', out);
+    return out;
+  }
+
+  /** The dataplane saw traffic to this overlay next hop: shortcuts through it are in use. */
+  noteUsed(nextHop: string): void {
+    for (const e of this.cache.byNextHop(nextHop)) if (e.flags.router || e.prefixLength === 32) this.cache.markUsed(e.prefix, e.prefixLength);
+  }
+
+  // ---- receive ---------------------------------------------------------------------------
+
+  /**
+   * The one receive entry: an NHRP packet that arrived in GRE from `outerSrc` (the
+   * NBMA address in the outer IP header).
+   */
+  receive(bytes: Uint8Array, outerSrc: string, now: number): NhrpAction[] {
+    const out: NhrpAction[] = [];
+    let p: NhrpPacket;
+    try {
+      p = parseNhrp(new Reader(bytes, 'nhrp'));
+    } catch (e) {
+      if (e instanceof WireError) return this.drop(NhrpDropReason.MALFORMED, out, `${e.message} from ${outerSrc}`);
+      throw e;
+    }
+    if (!nhrpChecksumValid(bytes)) return this.drop(NhrpDropReason.BAD_CHECKSUM, out, `from ${outerSrc}`);
+    if (p.version !== NHRP_VERSION) return this.drop(NhrpDropReason.BAD_VERSION, out, `version ${p.version} from ${outerSrc}`);
+    if (p.afn !== NhrpAfn.IPV4 || p.protocolType !== NhrpProtocolType.IPV4) {
+      return this.drop(NhrpDropReason.BAD_ADDRESS_FAMILY, out, `afn ${p.afn} protocol 0x${p.protocolType.toString(16)} from ${outerSrc}`);
+    }
+    if (p.hopCount === 0) return this.drop(NhrpDropReason.HOP_COUNT_ZERO, out, `from ${outerSrc}`);
+    if (this.cfg.password !== undefined && !passwordMatches(p.extensions, this.cfg.password)) {
+      return this.drop(NhrpDropReason.AUTH_FAILURE, out, `${nhrpPacketTypeName(p.type)} from ${outerSrc}`);
+    }
+    const name = nhrpPacketTypeName(p.type);
+    this.recvCount[name] = (this.recvCount[name] ?? 0) + 1;
+    try {
+      switch (p.type) {
+        case NhrpPacketType.REGISTRATION_REQUEST: this.onRegistrationRequest(p, bytes, outerSrc, now, out); break;
+        case NhrpPacketType.REGISTRATION_REPLY: this.onRegistrationReply(p, now, out); break;
+        case NhrpPacketType.RESOLUTION_REQUEST: this.onResolutionRequest(p, bytes, outerSrc, now, out); break;
+        case NhrpPacketType.RESOLUTION_REPLY: this.onResolutionReply(p, bytes, now, out); break;
+        case NhrpPacketType.PURGE_REQUEST: this.onPurgeRequest(p, outerSrc, now, out); break;
+        case NhrpPacketType.PURGE_REPLY: break;
+        case NhrpPacketType.ERROR_INDICATION: this.onErrorIndication(p, outerSrc, out); break;
+        case NhrpPacketType.TRAFFIC_INDICATION: this.onTrafficIndication(p, now, out); break;
+        default: return this.drop(NhrpDropReason.UNSUPPORTED_TYPE, out, `type ${p.type} from ${outerSrc}`);
+      }
+    } catch (e) {
+      // Semantic problems found by builders (e.g. an address of the wrong length) are drops too.
+      if (e instanceof WireError) return this.drop(NhrpDropReason.MALFORMED, out, `${e.message} from ${outerSrc}`);
+      throw e;
+    }
+    return out;
+  }
+
+  // ---- NHC side ----------------------------------------------------------------------------
+
+  private stepNhs(n: { proto: string; nbma: string; client: NhsClient }, ev: NhsEvent, now: number, out: NhrpAction[]): void {
+    const holdtime = this.cfg.holdtime;
+    const interval = this.cfg.registrationInterval ?? Math.max(1, Math.floor(holdtime / 3));
+    const r = stepNhsClient(n.client, ev, now, { holdtime, interval }, () => this.nextRequestId());
+    const before = n.client.state;
+    n.client = r.client;
+    if (r.reason !== 'unchanged' && before !== n.client.state) {
+      const lvl = n.client.state === 'responding' ? 'info' : 'warn';
+      out.push({ kind: 'log', level: lvl, msg: `NHS ${n.proto} (${n.nbma}) state ${before} => ${n.client.state} (${r.reason})` });
+    }
+    for (const a of r.actions) {
+      if (a.kind === 'send-registration') {
+        const p = makeRegistrationRequest({
+          ...this.sender(), requestId: a.requestId, nhsProto: n.proto, nhsNbma: n.nbma, holdingTime: holdtime,
+          mtu: this.cieMtu(), unique: this.cfg.registrationUnique,
+        });
+        this.send(n.nbma, p, out);
+      } else {
+        const p = makePurgeRequest({
+          ...this.sender(), requestId: a.requestId, dstProto: n.proto, noReply: true,
+          cies: [makeCie({ prefixLength: 32, mtu: this.cieMtu(), holdingTime: 0, clientNbma: this.cfg.nbmaAddress, clientProto: this.cfg.protocolAddress })],
+        });
+        this.send(n.nbma, p, out);
+      }
+    }
+  }
+
+  private onRegistrationReply(p: NhrpPacket, now: number, out: NhrpAction[]): void {
+    const b = p.body as NhrpMandatory;
+    const n = this.nhsClients.find((x) => x.client.outstanding.includes(b.requestId));
+    if (!n) {
+      this.drop(NhrpDropReason.UNKNOWN_REQUEST_ID, out, `registration reply id ${b.requestId}`);
+      return;
+    }
+    const code = b.cies[0]?.code ?? 0;
+    if (code !== 0) out.push({ kind: 'log', level: 'warn', msg: `NHS ${n.proto} rejected our registration: ${cieCodeName(code)} (${code})` });
+    // Cisco NAT extension in the reply: our address as the NHS saw it.
+    const nat = extensionCies(p.extensions, NhrpExtensionType.NAT_ADDRESS)?.find((c) => c.clientProto === this.cfg.protocolAddress);
+    this.natAddress = nat && nat.clientNbma && nat.clientNbma !== this.cfg.nbmaAddress ? nat.clientNbma : undefined;
+    this.stepNhs(n, { kind: 'reply', requestId: b.requestId, code }, now, out);
+  }
+
+  // ---- NHS side: registrations ---------------------------------------------------------------
+
+  private onRegistrationRequest(p: NhrpPacket, _bytes: Uint8Array, outerSrc: string, now: number, out: NhrpAction[]): void {
+    const b = p.body as NhrpMandatory;
+    const client = b.srcProto;
+    const claimed = b.srcNbma;
+    const nat = claimed !== outerSrc;
+    const nbma = outerSrc; // the address we can reach it at (post-NAT)
+    const cie = b.cies[0];
+    const hold = cie?.holdingTime ?? this.cfg.holdtime;
+    const unique = (b.flags & RegistrationFlag.U) !== 0;
+    let code: number = NhrpCieCode.SUCCESS;
+    const existing = this.cache.get(client, 32);
+    if (b.dstProto !== this.cfg.protocolAddress) {
+      code = NhrpCieCode.ADMINISTRATIVELY_PROHIBITED;
+    } else if (!prefixContains(networkOf(this.cfg.protocolAddress, this.cfg.prefixLength), this.cfg.prefixLength, client) || client === this.cfg.protocolAddress) {
+      code = NhrpCieCode.ADMINISTRATIVELY_PROHIBITED;
+    } else if (existing?.type === 'static' && existing.nbma !== nbma) {
+      code = NhrpCieCode.ADMINISTRATIVELY_PROHIBITED;
+    } else if (existing && existing.type === 'dynamic' && existing.flags.unique && existing.nbma !== nbma) {
+      // RFC 2332 5.2.3: a unique binding may not be changed by a registration from another NBMA address.
+      code = NhrpCieCode.ALREADY_REGISTERED;
+    }
+    if (code === NhrpCieCode.SUCCESS) {
+      if (hold === 0) {
+        const gone = this.cache.delete(client, 32);
+        if (gone) this.onEntryGone(gone, 'deregistered', out);
+      } else {
+        const fresh = !existing || existing.nbma !== nbma;
+        this.cache.put({
+          prefix: client, prefixLength: 32, type: 'dynamic', nextHop: client, nbma,
+          claimedNbma: nat ? claimed : undefined,
+          flags: { ...NO_FLAGS, registered: true, unique, nat, used: existing?.flags.used ?? false },
+          holdingTime: hold, created: existing && !fresh ? existing.created : now, expires: now + hold * 1000, mtu: cie?.mtu ?? 0,
+        });
+        if (fresh) {
+          out.push({ kind: 'map', proto: client, nbma, permanent: false });
+          out.push({ kind: 'log', level: 'info', msg: `registration from ${client} at ${nbma}${nat ? ` (NAT, claims ${claimed})` : ''}, holdtime ${hold}s` });
+          this.updateMulticast(out);
+        }
+      }
+    } else {
+      out.push({ kind: 'log', level: 'warn', msg: `registration from ${client} at ${nbma} refused: ${cieCodeName(code)}` });
+    }
+    let reply = makeRegistrationReply(p, { responder: this.selfCie(), code });
+    if (nat) {
+      // Tell the client the address we saw (Cisco NAT extension, as IOS hubs do).
+      const natCie = makeCie({ prefixLength: 32, mtu: cie?.mtu ?? 0, holdingTime: 0, clientNbma: nbma, clientProto: client });
+      reply = { ...reply, extensions: setExtension(reply.extensions, cieExtension(NhrpExtensionType.NAT_ADDRESS, [natCie], false)) };
+    }
+    this.send(nbma, reply, out);
+  }
+
+  // ---- resolution --------------------------------------------------------------------------
+
+  /** Start (or restart) resolving `target`; called on a data-plane miss or a Traffic Indication. */
+  resolve(target: string, now: number, shortcut = false): NhrpAction[] {
+    const out: NhrpAction[] = [];
+    if (!this.started || this.pending.has(target)) return out;
+    const have = this.cache.lookup(target);
+    // Already resolved, being resolved, or refused recently: nothing to ask.
+    const known = have && (have.type === 'negative' || have.type === 'incomplete' || (have.nbma !== undefined && (!shortcut || have.flags.router || have.prefix === target)));
+    if (known) return out;
+    this.sendResolution(target, shortcut, now, out, 0);
+    return out;
+  }
+
+  private sendResolution(target: string, shortcut: boolean, now: number, out: NhrpAction[], attempts: number): void {
+    // Phase 3 sends the request along the routed path; fall back to the first responding NHS.
+    const route = this.routes.lookup(target);
+    let via: string | undefined;
+    if (route?.tunnelNextHop) via = this.cache.get(route.tunnelNextHop, 32)?.nbma;
+    if (!via) via = (this.nhsClients.find((n) => n.client.state === 'responding') ?? this.nhsClients[0])?.nbma;
+    if (!via) {
+      out.push({ kind: 'log', level: 'debug', msg: `cannot resolve ${target}: no next hop and no NHS` });
+      return;
+    }
+    const requestId = this.nextRequestId();
+    const p = makeResolutionRequest({ ...this.sender(), requestId, target, mtu: this.cieMtu(), holdingTime: this.cfg.holdtime, prefixLength: 32 });
+    this.pending.set(target, { target, requestId, sentTo: via, attempts, deadline: now + RESOLUTION_RETRY_MS[Math.min(attempts, RESOLUTION_RETRY_MS.length - 1)], shortcut });
+    if (!this.cache.get(target, 32)) {
+      this.cache.put({
+        prefix: target, prefixLength: 32, type: 'incomplete', nextHop: target, nbma: undefined, flags: NO_FLAGS,
+        holdingTime: 0, created: now, expires: now + 3 * 60_000, mtu: 0,
+      });
+    }
+    this.send(via, p, out);
+  }
+
+  private onResolutionRequest(p: NhrpPacket, bytes: Uint8Array, outerSrc: string, now: number, out: NhrpAction[]): void {
+    const b = p.body as NhrpMandatory;
+    const target = b.dstProto;
+    if (b.srcProto === this.cfg.protocolAddress) {
+      this.drop(NhrpDropReason.LOOP, out, `our own resolution request for ${target} came back`);
+      return;
+    }
+    const transit = extensionCies(p.extensions, NhrpExtensionType.FORWARD_TRANSIT_NHS) ?? [];
+    if (transit.some((c) => c.clientProto === this.cfg.protocolAddress)) {
+      // RFC 2332 5.3.2: our own address in the Forward Transit NHS record means a loop.
+      this.sendError(p, bytes, NhrpErrorCode.LOOP_DETECTED, b.srcNbma, out);
+      this.drop(NhrpDropReason.LOOP, out, `resolution for ${target} from ${b.srcProto}`);
+      return;
+    }
+    const route = this.routes.lookup(target);
+    const own = target === this.cfg.protocolAddress;
+    if (own || route?.local) {
+      this.answerResolution(p, own ? { prefix: target, prefixLength: 32 } : { prefix: route!.prefix, prefixLength: route!.prefixLength }, now, out);
+      return;
+    }
+    // Not ours: forward along the routed path (an NHS, or a spoke passing it on).
+    const nh = route?.tunnelNextHop;
+    const nhEntry = nh ? this.cache.get(nh, 32) : undefined;
+    if (!nh || !nhEntry?.nbma || nh === b.srcProto) {
+      // No better path: answer with a NAK so the requester stops asking (and keeps using us).
+      const nak = makeCie({ code: NhrpCieCode.NO_BINDING_EXISTS, prefixLength: 32, mtu: 0, holdingTime: 0, clientProto: '' });
+      this.send(b.srcNbma, makeResolutionReply(p, { cies: [nak], responder: this.selfCie() }), out);
+      this.drop(NhrpDropReason.NO_ROUTE, out, `resolution for ${target} from ${b.srcProto}: no tunnel route`);
+      return;
+    }
+    if (p.hopCount <= 1) {
+      this.sendError(p, bytes, NhrpErrorCode.HOP_COUNT_EXCEEDED, b.srcNbma, out);
+      return;
+    }
+    let fwd = forwardedByNhs(p, this.selfCie());
+    // Authentication is hop by hop: put our own (Cisco rejects a relayed one that differs).
+    if (this.cfg.password !== undefined) fwd = { ...fwd, extensions: setExtension(fwd.extensions, cleartextAuthExtension(this.cfg.password)) };
+    this.forwardCount++;
+    // Learn the requester on the way (IOS creates an entry from a request's source).
+    this.learnImplicit(b.srcProto, outerSrc === b.srcNbma ? b.srcNbma : outerSrc, b.cies[0]?.holdingTime ?? this.cfg.holdtime, now, out, outerSrc !== b.srcNbma);
+    this.send(nhEntry.nbma, fwd, out);
+  }
+
+  private answerResolution(p: NhrpPacket, prefix: { prefix: string; prefixLength: number }, now: number, out: NhrpAction[]): void {
+    const b = p.body as NhrpMandatory;
+    const cie = makeCie({
+      code: 0, prefixLength: prefix.prefixLength, mtu: this.cieMtu(), holdingTime: this.cfg.holdtime,
+      clientNbma: this.cfg.nbmaAddress, clientProto: this.cfg.protocolAddress,
+    });
+    // The requester becomes reachable directly: map it (IOS does, so return traffic can follow).
+    this.learnImplicit(b.srcProto, b.srcNbma, b.cies[0]?.holdingTime ?? this.cfg.holdtime, now, out, false);
+    const reply = makeResolutionReply(p, { cies: [cie], responder: this.selfCie() });
+    // The reply goes straight to the requester's NBMA address (RFC 2332 5.2.2).
+    this.send(b.srcNbma, reply, out);
+  }
+
+  private learnImplicit(proto: string, nbma: string, hold: number, now: number, out: NhrpAction[], nat: boolean): void {
+    if (!proto || !nbma || proto === this.cfg.protocolAddress) return;
+    const e = this.cache.get(proto, 32);
+    if (e && (e.type === 'static' || e.flags.registered)) return;
+    const fresh = !e || e.nbma !== nbma || e.type !== 'dynamic';
+    this.cache.put({
+      prefix: proto, prefixLength: 32, type: 'dynamic', nextHop: proto, nbma,
+      flags: { ...NO_FLAGS, implicit: true, nat }, holdingTime: hold, created: fresh ? now : e!.created,
+      expires: now + hold * 1000, mtu: 0,
+    });
+    if (fresh) out.push({ kind: 'map', proto, nbma, permanent: false });
+  }
+
+  private onResolutionReply(p: NhrpPacket, bytes: Uint8Array, now: number, out: NhrpAction[]): void {
+    const b = p.body as NhrpMandatory;
+    if (b.srcProto !== this.cfg.protocolAddress) {
+      // A transit reply: pass it towards the requester along the routed path.
+      const route = this.routes.lookup(b.srcProto);
+      const nh = route?.tunnelNextHop ?? b.srcProto;
+      const nbma = this.cache.get(nh, 32)?.nbma;
+      if (!nbma || p.hopCount <= 1) {
+        this.drop(NhrpDropReason.NO_ROUTE, out, `resolution reply for ${b.srcProto}`);
+        return;
+      }
+      this.forwardCount++;
+      this.send(nbma, forwardedByNhs(p, this.selfCie()), out);
+      void bytes;
+      return;
+    }
+    const pending = [...this.pending.values()].find((x) => x.requestId === b.requestId);
+    if (!pending) {
+      this.drop(NhrpDropReason.UNKNOWN_REQUEST_ID, out, `resolution reply id ${b.requestId}`);
+      return;
+    }
+    this.pending.delete(pending.target);
+    const incomplete = this.cache.get(pending.target, 32);
+    if (incomplete?.type === 'incomplete') this.cache.delete(pending.target, 32);
+    const good = b.cies.filter((c) => c.code === 0 && c.clientNbma !== '' && c.clientProto !== '');
+    if (good.length === 0) {
+      const code = b.cies[0]?.code ?? NhrpCieCode.NO_BINDING_EXISTS;
+      this.cache.put({
+        prefix: pending.target, prefixLength: 32, type: 'negative', nextHop: pending.target, nbma: undefined, flags: NO_FLAGS,
+        holdingTime: NEGATIVE_HOLD_S, created: now, expires: now + NEGATIVE_HOLD_S * 1000, mtu: 0,
+      });
+      out.push({ kind: 'log', level: 'info', msg: `resolution of ${pending.target} refused: ${cieCodeName(code)}` });
+      return;
+    }
+    for (const c of good) this.installBinding(pending.target, c, (p.body as NhrpMandatory).flags, now, out);
+  }
+
+  private installBinding(target: string, c: NhrpCie, _flags: number, now: number, out: NhrpAction[]): void {
+    const hold = c.holdingTime || this.cfg.holdtime;
+    const len = c.prefixLength === 0 || c.prefixLength > 32 ? 32 : c.prefixLength;
+    const peer = c.clientProto;
+    // The peer itself (/32, next hop override for anything routed through it).
+    const prevPeer = this.cache.get(peer, 32);
+    if (!prevPeer || prevPeer.type !== 'static') {
+      this.cache.put({
+        prefix: peer, prefixLength: 32, type: 'dynamic', nextHop: peer, nbma: c.clientNbma,
+        flags: { ...NO_FLAGS, authoritative: true, nhop: true, used: true, registered: prevPeer?.flags.registered ?? false },
+        holdingTime: hold, created: prevPeer && prevPeer.nbma === c.clientNbma ? prevPeer.created : now, expires: now + hold * 1000, mtu: c.mtu,
+      });
+      if (!prevPeer || prevPeer.nbma !== c.clientNbma || prevPeer.type !== 'dynamic') out.push({ kind: 'map', proto: peer, nbma: c.clientNbma, permanent: false });
+    }
+    const net = networkOf(target, len);
+    if (len === 32 && net === peer) return;
+    // The prefix behind the peer: a shortcut route (Phase 3) when `ip nhrp shortcut` is on.
+    const prev = this.cache.get(net, len);
+    this.cache.put({
+      prefix: net, prefixLength: len, type: 'dynamic', nextHop: peer, nbma: c.clientNbma,
+      flags: { ...NO_FLAGS, authoritative: true, router: this.cfg.shortcut, used: true },
+      holdingTime: hold, created: prev ? prev.created : now, expires: now + hold * 1000, mtu: c.mtu,
+    });
+    if (this.cfg.shortcut && (!prev || prev.nextHop !== peer)) {
+      if (prev && prev.nextHop !== peer) out.push({ kind: 'route-del', prefix: net, prefixLength: len, nextHop: prev.nextHop });
+      out.push({ kind: 'route-add', prefix: net, prefixLength: len, nextHop: peer });
+      out.push({ kind: 'log', level: 'info', msg: `shortcut ${net}/${len} via ${peer} (${c.clientNbma})` });
+    }
+  }
+
+  // ---- purge, errors, traffic indication ---------------------------------------------------------
+
+  private onPurgeRequest(p: NhrpPacket, outerSrc: string, _now: number, out: NhrpAction[]): void {
+    const b = p.body as NhrpMandatory;
+    for (const c of b.cies) {
+      const proto = c.clientProto || b.srcProto;
+      const len = c.prefixLength === 0 || c.prefixLength > 32 ? 32 : c.prefixLength;
+      for (const e of this.cache.all()) {
+        if (e.type === 'static') continue;
+        const hit = (e.prefix === networkOf(proto, len) && e.prefixLength === len) || e.nextHop === proto;
+        if (hit) {
+          this.cache.delete(e.prefix, e.prefixLength);
+          this.onEntryGone(e, `purged by ${b.srcProto}`, out);
+        }
+      }
+    }
+    if ((b.flags & PurgeFlag.N) === 0) this.send(b.srcNbma || outerSrc, makePurgeReply(p, { responder: this.selfCie() }), out);
+  }
+
+  private onErrorIndication(p: NhrpPacket, outerSrc: string, out: NhrpAction[]): void {
+    const b = p.body;
+    if (b.kind !== 'error') return;
+    out.push({ kind: 'log', level: 'warn', msg: `error indication from ${b.srcProto} (${outerSrc}): ${errorCodeName(b.errorCode)} at offset ${b.errorOffset}` });
+  }
+
+  private onTrafficIndication(p: NhrpPacket, now: number, out: NhrpAction[]): void {
+    const b = p.body;
+    if (b.kind !== 'traffic') return;
+    if (!this.cfg.shortcut) {
+      out.push({ kind: 'log', level: 'debug', msg: `traffic indication from ${b.srcProto} ignored: ip nhrp shortcut is off` });
+      return;
+    }
+    if (b.trigger.length < 20 || b.trigger[0] >> 4 !== 4) {
+      this.drop(NhrpDropReason.MALFORMED, out, `traffic indication from ${b.srcProto}: trigger is not an IPv4 header`);
+      return;
+    }
+    const dst = ipv4ToString(b.trigger, 16);
+    out.push(...this.resolve(dst, now, true));
+  }
+
+  /**
+   * Hub side of Phase 3: the dataplane forwarded a packet from the tunnel back into
+   * the tunnel. Tell the sender (at `srcNbma`) to find a better path.
+   */
+  redirect(trigger: Uint8Array, srcNbma: string, now: number): NhrpAction[] {
+    const out: NhrpAction[] = [];
+    if (!this.cfg.redirect || !this.started) return out;
+    if (trigger.length < 20) return this.drop(NhrpDropReason.MALFORMED, out, 'redirect trigger shorter than an IPv4 header');
+    const src = ipv4ToString(trigger, 12);
+    const dst = ipv4ToString(trigger, 16);
+    const key = `${srcNbma}>${dst}`;
+    const last = this.redirectSent.get(key);
+    this.redirectTokens = Math.min(REDIRECT_RATE_PER_S, this.redirectTokens + ((now - this.redirectRefill) / 1000) * REDIRECT_RATE_PER_S);
+    this.redirectRefill = now;
+    if ((last !== undefined && now - last < REDIRECT_PAIR_INTERVAL_MS) || this.redirectTokens < 1) {
+      return this.drop(NhrpDropReason.REDIRECT_RATE_LIMITED, out, `${src} -> ${dst}`);
+    }
+    this.redirectTokens -= 1;
+    this.redirectSent.set(key, now);
+    if (this.redirectSent.size > 4096) {
+      for (const [k, t] of this.redirectSent) if (now - t >= REDIRECT_PAIR_INTERVAL_MS) this.redirectSent.delete(k);
+    }
+    // The indication carries the start of the packet: IP header and 8 bytes (as IOS does).
+    const ihl = (trigger[0] & 0x0f) * 4;
+    const ti = makeTrafficIndication({ ...this.sender(), dstProto: src, trigger: trigger.slice(0, Math.min(trigger.length, ihl + 8)) });
+    this.send(srcNbma, ti, out);
+    return out;
+  }
+
+  /** Withdraw a local prefix or mapping: purge it at everyone who may have cached it (RFC 2332 5.2.5). */
+  purgePeers(now: number): NhrpAction[] {
+    const out: NhrpAction[] = [];
+    void now;
+    const peers = new Set(this.cache.all().filter((e) => e.type === 'dynamic' && e.nbma && e.flags.implicit).map((e) => e.nbma as string));
+    for (const nbma of peers) {
+      const p = makePurgeRequest({
+        ...this.sender(), requestId: this.nextRequestId(), dstProto: this.cfg.protocolAddress, noReply: true,
+        cies: [makeCie({ prefixLength: 32, mtu: this.cieMtu(), holdingTime: 0, clientNbma: this.cfg.nbmaAddress, clientProto: this.cfg.protocolAddress })],
+      });
+      this.send(nbma, p, out);
+    }
+    return out;
+  }
+
+  // ---- helpers --------------------------------------------------------------------------
+
+  private onEntryGone(e: CacheEntry, why: string, out: NhrpAction[]): void {
+    if (e.type === 'incomplete' || e.type === 'negative') return;
+    if (e.prefixLength === 32 && e.prefix === e.nextHop) {
+      // Keep the dataplane mapping while another entry still uses the same peer.
+      out.push({ kind: 'unmap', proto: e.prefix });
+      for (const dep of this.cache.byNextHop(e.prefix)) {
+        if (dep.flags.router) {
+          this.cache.delete(dep.prefix, dep.prefixLength);
+          out.push({ kind: 'route-del', prefix: dep.prefix, prefixLength: dep.prefixLength, nextHop: dep.nextHop });
+        }
+      }
+      if (e.flags.registered) this.updateMulticast(out);
+    } else if (e.flags.router) {
+      out.push({ kind: 'route-del', prefix: e.prefix, prefixLength: e.prefixLength, nextHop: e.nextHop });
+    }
+    out.push({ kind: 'log', level: 'info', msg: `NHRP entry ${e.prefix}/${e.prefixLength} via ${e.nextHop} (${e.nbma ?? 'incomplete'}) removed: ${why}` });
+  }
+
+  private removeIncomplete(target: string): void {
+    if (this.cache.get(target, 32)?.type === 'incomplete') this.cache.delete(target, 32);
+  }
+
+  private updateMulticast(out: NhrpAction[]): void {
+    const set = new Set(this.cfg.multicastStatic);
+    if (this.cfg.multicastDynamic) for (const e of this.cache.all()) if (e.flags.registered && e.nbma) set.add(e.nbma);
+    const list = [...set].sort();
+    if (list.join() !== this.multicastList.join()) {
+      this.multicastList = list;
+      out.push({ kind: 'multicast', nbmas: list });
+    }
+  }
+
+  private sendError(p: NhrpPacket, bytes: Uint8Array, code: number, to: string, out: NhrpAction[]): void {
+    const b = p.body as NhrpMandatory;
+    const ei = makeErrorIndication({ ...this.sender(), errorCode: code, errorOffset: 0, dstProto: b.srcProto, erroredPacket: bytes });
+    this.send(to, ei, out);
+  }
+
+  private drop(reason: NhrpDropReasonName, out: NhrpAction[], detail: string): NhrpAction[] {
+    this.dropCount[reason] = (this.dropCount[reason] ?? 0) + 1;
+    out.push({ kind: 'log', level: 'debug', msg: `drop: ${reason}`, fields: { detail } });
+    return out;
+  }
+
+  private send(nbma: string, p: NhrpPacket, out: NhrpAction[]): void {
+    const bytes = encode(p, emitNhrp, nhrpLength, 'nhrp');
+    const name = nhrpPacketTypeName(p.type);
+    this.sentCount[name] = (this.sentCount[name] ?? 0) + 1;
+    out.push({ kind: 'send', nbma, bytes });
+  }
+
+  private sender(): NhrpSender {
+    return { srcNbma: this.cfg.nbmaAddress, srcProto: this.cfg.protocolAddress, password: this.cfg.password, natCapable: true };
+  }
+
+  private selfCie(): NhrpCie {
+    return makeCie({ prefixLength: 32, mtu: this.cieMtu(), holdingTime: this.cfg.holdtime, clientNbma: this.cfg.nbmaAddress, clientProto: this.cfg.protocolAddress });
+  }
+
+  private cieMtu(): number {
+    return this.cfg.greKey !== undefined ? CiscoCieMtu.WITH_KEY : CiscoCieMtu.NO_KEY;
+  }
+
+  private nextRequestId(): number {
+    this.requestId = (this.requestId % 0xffffffff) + 1;
+    return this.requestId;
+  }
+}
