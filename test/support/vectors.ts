@@ -31,3 +31,18 @@ export function vectorPath(...parts: string[]): string {
 export function readVector(...parts: string[]): Uint8Array {
   return new Uint8Array(readFileSync(vectorPath(...parts)));
 }
+
+/** The reference lab text (shared/seed/basic-dmvpn.md): configuration, show output, traceroute. */
+export const seedPath = resolve(vectorsDir, '..', 'seed', 'basic-dmvpn.md');
+export const haveSeed = existsSync(seedPath);
+export const needsSeed = haveSeed ? {} : { skip: `reference lab not found at ${seedPath}` };
+
+/** The lines of the fenced block that follows the line `marker` (e.g. "iosv-0#show dmvpn"). */
+export function seedBlock(marker: string): string[] {
+  const lines = readFileSync(seedPath, 'utf8').split('\n');
+  const at = lines.findIndex((l) => l.trim() === marker);
+  if (at < 0) throw new Error(`"${marker}" not found in ${seedPath}`);
+  const out: string[] = [];
+  for (let i = at + 1; i < lines.length && !lines[i].startsWith('```') && !/^iosv-\d#/.test(lines[i]); i++) out.push(lines[i]);
+  return out;
+}
