@@ -5,6 +5,8 @@
 import { VERSION } from '../version.js';
 
 const USAGE = `usage: dmvpnctl <command> [options]
+  show WORDS… [--json]   ask the running daemon, e.g. show dmvpn, show ip nhrp brief, show ip route
+                         (--socket PATH or $DMVPN_SOCKET to pick the daemon)
   decode FILE [--json]   print the DMVPN packets (GRE, NHRP, EIGRP, IKEv2, ESP) of a pcap/pcapng file
   version                print the version`;
 
@@ -15,6 +17,12 @@ export async function main(argv: string[]): Promise<number> {
     case '--version':
       console.log(`dmvpnctl ${VERSION}`);
       return 0;
+    case 'show':
+    case 'sh':
+    case 'clear': {
+      const { controlCommand } = await import('./show.js');
+      return controlCommand(cmd === 'clear' ? ['clear', ...rest] : ['show', ...rest]);
+    }
     case 'decode': {
       const { decodeCommand } = await import('./decode.js');
       return decodeCommand(rest);

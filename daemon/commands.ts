@@ -1,0 +1,51 @@
+/** The operator commands the daemon answers over its control socket. */
+import type { Router } from './router.js';
+import type { TunnelRuntime } from './tunnel.js';
+import { CommandError, type CommandResult } from './control/commands.js';
+import {
+  showDmvpn, dmvpnData, showIpNhrp, nhrpData, showIpNhrpBrief, showIpNhrpNhs, nhsData, showIpNhrpTraffic, trafficData,
+  type TunnelView,
+} from './show/nhrp.js';
+import { showIpRoute, routeData } from './show/route.js';
+import { renderRunningConfig } from './config/render.js';
+import { VERSION } from './version.js';
+
+function views(r: Router): { t: TunnelRuntime; v: TunnelView }[] {
+  return r.tunnels.map((t) => ({ t, v: { engine: t.engine, ifname: t.name, since: t.since } }));
+}
+
+function perTunnel(r: Router, text: (v: TunnelView, now: number) => string, data: (v: TunnelView, now: number) => unknown): CommandResult {
+  const now = r.now();
+  const vs = views(r);
+  return { text: vs.map(({ v }) => text(v, now)).join('\n'), data: vs.map(({ v }) => data(v, now)) };
+}
+
+export function registerShowCommands(r: Router): void {
+  const add = r.commands.add.bind(r.commands);
+  add({ words: ['show', 'dmvpn'], help: 'DMVPN peers per tunnel', run: () => perTunnel(r, showDmvpn, dmvpnData) });
+  add({ words: ['show', 'ip', 'nhrp'], help: 'NHRP cache (detail)', run: () => perTunnel(r, showIpNhrp, (v, now) => nhrpData(v, now)) });
+  add({ words: ['show', 'ip', 'nhrp', 'brief'], help: 'NHRP cache (brief)', run: () => perTunnel(r, (v) => showIpNhrpBrief(v), (v, now) => nhrpData(v, now)) });
+  add({
+    words: ['show', 'ip', 'nhrp', 'nhs'], help: 'NHS status', args: { min: 0, max: 1, help: 'an optional "detail"' },
+    run: (args) => {
+      if (args.length && !'detail'.startsWith(args[0].toLowerCase())) throw new CommandError('bad-argument', `% Invalid input "${args[0]}": expected "detail"`);
+      return perTunnel(r, (v, now) => showIpNhrpNhs(v, now, args.length > 0), (v, now) => nhsData(v, now));
+    },
+  });
+  add({ words: ['show', 'ip', 'nhrp', 'traffic'], help: 'NHRP packet counters', run: () => perTunnel(r, (v) => showIpNhrpTraffic(v), (v) => trafficData(v)) });
+  add({ words: ['show', 'ip', 'route'], help: 'routing table', run: () => ({ text: showIpRoute(r.rib.table(), r.now()), data: routeData(r.rib.table(), r.now()) }) });
+  add({
+    words: ['show', 'running-config'], help: 'the configuration in use (secrets removed)',
+    run: () => ({ text: renderRunningConfig(r.model, { redact: true }), data: { text: renderRunningConfig(r.model, { redact: true }) } }),
+  });
+  add({
+    words: ['show', 'dataplane'], help: 'userspace dataplane counters and tables',
+    run: () => {
+      const data = r.tunnels.map((t) => ({ tunnel: t.name, counters: t.stats() ?? {}, peers: t.peers(), ignored: t.ignored }));
+      const text = data.map((d) => [`${d.tunnel}:`, ...Object.entries(d.counters).filter(([, v]) => v !== 0).map(([k, v]) => `  ${k.padEnd(28)} ${v}`),
+        '  peers:', ...d.peers.map((p) => `    ${p.overlay.padEnd(16)} ${p.nbma.padEnd(16)} tx ${p.txPackets} pkts ${p.txBytes} bytes`)].join('\n')).join('\n');
+      return { text: text + '\n', data };
+    },
+  });
+  add({ words: ['show', 'version'], help: 'daemon version', run: () => ({ text: `dmvpnd ${VERSION}, uptime ${Math.round((r.now() - r.started) / 1000)} s\n`, data: { version: VERSION, uptimeMs: r.now() - r.started } }) });
+}

@@ -1,0 +1,24 @@
+{
+  "targets": [
+    {
+      "target_name": "dmvpn_native",
+      "sources": [
+        "src/addon.cc",
+        "src/napi_util.cc",
+        "src/ops.cc",
+        "src/dataplane.cc",
+        "src/decap.cc",
+        "src/encap.cc",
+        "src/events.cc",
+        "src/packet.cc",
+        "src/table.cc",
+        "src/sys.cc",
+        "src/bench.cc"
+      ],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-pthread"],
+      "cflags_cc": ["-std=gnu++17", "-fno-exceptions"],
+      "ldflags": ["-pthread"]
+    }
+  ]
+}

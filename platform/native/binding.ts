@@ -1,0 +1,175 @@
+/**
+ * The raw shape of the compiled addon (platform/native/src/*.cc) and its loader.
+ * Addresses cross the boundary as IPv4 in host order (uint32 numbers); the
+ * facade in index.ts turns them into dotted strings. Nothing here is `any`:
+ * the module object is checked for every function before it is trusted.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Opaque handle to a native dataplane (an N-API external). */
+export interface NativeHandle {
+  readonly __brand: 'dmvpn-dataplane';
+}
+/** Opaque handle to a benchmark flood thread. */
+export interface NativeFloodHandle {
+  readonly __brand: 'dmvpn-flood';
+}
+
+export interface RawConfig {
+  key?: number | null;
+  localNbma?: number;
+  ttl?: number;
+  tos?: number;
+  mtu?: number;
+  mssClamp?: number;
+  redirect?: boolean;
+  hairpinDirect?: boolean;
+  reportMulticast?: boolean;
+  fallbackNbma?: number;
+  missIntervalMs?: number;
+  redirectIntervalMs?: number;
+  multicastNbma?: number[];
+}
+
+export interface RawResolvedConfig {
+  readonly key: number | null;
+  readonly localNbma: number;
+  readonly ttl: number;
+  readonly tos: number;
+  readonly mtu: number;
+  readonly mssClamp: number;
+  readonly redirect: boolean;
+  readonly hairpinDirect: boolean;
+  readonly reportMulticast: boolean;
+  readonly fallbackNbma: number;
+  readonly missIntervalMs: number;
+  readonly redirectIntervalMs: number;
+  readonly multicastNbma: readonly number[];
+}
+
+export type RawEvent =
+  | {
+      readonly kind: 'gre';
+      readonly srcNbma: number;
+      readonly dstNbma: number;
+      readonly protocolType: number;
+      readonly flags: number;
+      readonly key?: number;
+      readonly packet: Uint8Array;
+    }
+  | { readonly kind: 'miss'; readonly dst: number; readonly nextHop: number; readonly packet: Uint8Array }
+  | { readonly kind: 'multicast'; readonly dst: number; readonly src: number; readonly packet: Uint8Array }
+  | {
+      readonly kind: 'redirect';
+      readonly srcNbma: number;
+      readonly dstNbma: number;
+      readonly src: number;
+      readonly dst: number;
+      readonly packet: Uint8Array;
+    };
+
+export interface RawPeer {
+  readonly overlay: number;
+  readonly nbma: number;
+  readonly txPackets: number;
+  readonly txBytes: number;
+}
+export interface RawRoute {
+  readonly prefix: number;
+  readonly length: number;
+  readonly nextHop: number;
+}
+export interface RawResolution {
+  readonly kind: 'peer' | 'miss' | 'multicast';
+  readonly nbma: number;
+  readonly nextHop: number;
+}
+
+/** Exactly the functions the addon exports (src/addon.cc, ops.cc, bench.cc). */
+export interface NativeBinding {
+  version(): string;
+  openTun(name: string, mtu?: number): { fd: number; name: string };
+  openGreSocket(local: number, device: string | undefined, sndbuf: number | undefined, rcvbuf: number | undefined): number;
+  closeFd(fd: number): void;
+  create(tunFd: number, greFd: number, config: RawConfig, onEvents: (events: RawEvent[]) => void): NativeHandle;
+  start(h: NativeHandle): void;
+  close(h: NativeHandle): void;
+  ref(h: NativeHandle, on: boolean): void;
+  configure(h: NativeHandle, config: RawConfig): void;
+  getConfig(h: NativeHandle): RawResolvedConfig;
+  peerSet(h: NativeHandle, overlay: number, nbma: number): void;
+  peerDelete(h: NativeHandle, overlay: number): boolean;
+  peerClear(h: NativeHandle): number;
+  peerDump(h: NativeHandle): RawPeer[];
+  routeSet(h: NativeHandle, prefix: number, length: number, nextHop: number): void;
+  routeDelete(h: NativeHandle, prefix: number, length: number): boolean;
+  routeClear(h: NativeHandle): number;
+  routeDump(h: NativeHandle): RawRoute[];
+  lookup(h: NativeHandle, dst: number): RawResolution;
+  sendGre(h: NativeHandle, nbma: number, protocolType: number, payload: Uint8Array): boolean;
+  sendRaw(h: NativeHandle, nbma: number, bytes: Uint8Array): boolean;
+  writeTun(h: NativeHandle, packet: Uint8Array): boolean;
+  sendInner(h: NativeHandle, packet: Uint8Array): number;
+  stats(h: NativeHandle): Record<string, number>;
+  counterNames(): string[];
+  benchFloodStart(dst: number, port: number, size: number, durationMs: number, src: number | undefined): NativeFloodHandle;
+  benchFloodJoin(f: NativeFloodHandle): number;
+  benchBaseline(tunFd: number, greFd: number, nbma: number, durationMs: number): number;
+  benchResolve(h: NativeHandle, dsts: Uint32Array, rounds: number): number;
+}
+
+const FUNCTIONS: readonly (keyof NativeBinding)[] = [
+  'version', 'openTun', 'openGreSocket', 'closeFd', 'create', 'start', 'close', 'ref', 'configure', 'getConfig',
+  'peerSet', 'peerDelete', 'peerClear', 'peerDump', 'routeSet', 'routeDelete', 'routeClear', 'routeDump', 'lookup',
+  'sendGre', 'sendRaw', 'writeTun', 'sendInner', 'stats', 'counterNames',
+  'benchFloodStart', 'benchFloodJoin', 'benchBaseline', 'benchResolve',
+];
+
+/** The addon is missing or is not the one this facade was written for. */
+export class NativeLoadError extends Error {
+  readonly code = 'ERR_DMVPN_NATIVE';
+  constructor(message: string, readonly tried: readonly string[]) {
+    super(message);
+    this.name = 'NativeLoadError';
+  }
+}
+
+/** Where the compiled addon may be, first match wins. */
+export function addonCandidates(): string[] {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const out: string[] = [];
+  if (process.env.DMVPN_NATIVE_ADDON) out.push(resolve(process.env.DMVPN_NATIVE_ADDON));
+  // Run from the source tree, or compiled to dist/platform/native/.
+  out.push(resolve(here, 'build', 'Release', 'dmvpn_native.node'));
+  out.push(resolve(here, '..', '..', '..', 'platform', 'native', 'build', 'Release', 'dmvpn_native.node'));
+  return out;
+}
+
+function isBinding(m: unknown): m is NativeBinding {
+  if (typeof m !== 'object' || m === null) return false;
+  const rec = m as Record<string, unknown>;
+  return FUNCTIONS.every((f) => typeof rec[f] === 'function');
+}
+
+let cached: NativeBinding | undefined;
+
+/** Load (once) and check the addon; throws NativeLoadError naming the paths tried. */
+export function loadNative(): NativeBinding {
+  if (cached) return cached;
+  const tried = addonCandidates();
+  const path = tried.find((p) => existsSync(p));
+  if (!path) {
+    throw new NativeLoadError(`native addon not built (run npm run build:native); looked in ${tried.join(', ')}`, tried);
+  }
+  const mod: unknown = createRequire(import.meta.url)(path);
+  if (!isBinding(mod)) {
+    const rec: Record<string, unknown> = typeof mod === 'object' && mod !== null ? (mod as Record<string, unknown>) : {};
+    const missing = FUNCTIONS.filter((f) => typeof rec[f] !== 'function');
+    throw new NativeLoadError(`${path} is not the dmvpn dataplane addon (missing ${missing.join(', ')})`, tried);
+  }
+  cached = mod;
+  return mod;
+}

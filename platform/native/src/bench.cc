@@ -1,0 +1,224 @@
+// Benchmark helpers for scripts/bench-dataplane.ts, not used by the daemon:
+// a native UDP flood (so the load generator is not the bottleneck), the
+// baseline loop (TUN read + raw send, no lookup, no checks) and a lookup timer.
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <vector>
+
+#include "addon.h"
+#include "napi_util.h"
+#include "sys.h"
+
+namespace dmvpn {
+namespace {
+
+struct Flood {
+  uint32_t dst, src;
+  uint16_t port;
+  size_t size;
+  uint64_t durationNs;
+  uint64_t sent = 0;
+  int error = 0;
+  pthread_t thread{};
+  bool joined = false;
+};
+
+void* floodMain(void* arg) {
+  Flood* f = static_cast<Flood*>(arg);
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) {
+    f->error = errno;
+    return nullptr;
+  }
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  if (f->src) {
+    sa.sin_addr.s_addr = htonl(f->src);
+    bind(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  }
+  sa.sin_addr.s_addr = htonl(f->dst);
+  sa.sin_port = htons(f->port);
+  if (connect(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
+    f->error = errno;
+    close(s);
+    return nullptr;
+  }
+  std::vector<uint8_t> payload(f->size, 0x5a);
+  struct mmsghdr msgs[64];
+  struct iovec iov[64];
+  memset(msgs, 0, sizeof msgs);
+  for (int i = 0; i < 64; i++) {
+    iov[i].iov_base = payload.data();
+    iov[i].iov_len = payload.size();
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  const uint64_t end = monotonicNs() + f->durationNs;
+  while (monotonicNs() < end) {
+    int r = sendmmsg(s, msgs, 64, 0);
+    if (r > 0) f->sent += static_cast<uint64_t>(r);
+  }
+  close(s);
+  return nullptr;
+}
+
+void floodFinalize(napi_env env, void* data, void* hint) {
+  Flood* f = static_cast<Flood*>(data);
+  if (!f->joined) pthread_join(f->thread, nullptr);
+  delete f;
+}
+
+// benchFloodStart(dst, port, size, durationMs, src) -> handle
+napi_value FloodStart(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!args(env, info, 5, argv)) return nullptr;
+  uint32_t dst, src = 0;
+  uint64_t port, size, ms;
+  if (!toU32(env, argv[0], "dst", &dst) || !toUint(env, argv[1], "port", 1, 65535, &port) ||
+      !toUint(env, argv[2], "size", 0, 65000, &size) || !toUint(env, argv[3], "durationMs", 1, 60000, &ms)) {
+    return nullptr;
+  }
+  if (!isUndefined(env, argv[4]) && !toU32(env, argv[4], "src", &src)) return nullptr;
+  Flood* f = new Flood();
+  f->dst = dst;
+  f->src = src;
+  f->port = static_cast<uint16_t>(port);
+  f->size = size;
+  f->durationNs = ms * 1000000ull;
+  int e = pthread_create(&f->thread, nullptr, floodMain, f);
+  if (e != 0) {
+    delete f;
+    throwErrno(env, "pthread_create", e);
+    return nullptr;
+  }
+  napi_value ext;
+  NAPI_TRY(env, napi_create_external(env, f, floodFinalize, nullptr, &ext));
+  return ext;
+}
+
+napi_value FloodJoin(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!args(env, info, 1, argv)) return nullptr;
+  void* p = nullptr;
+  napi_valuetype t;
+  napi_typeof(env, argv[0], &t);
+  if (t != napi_external) {
+    throwType(env, "flood", "a flood handle");
+    return nullptr;
+  }
+  napi_get_value_external(env, argv[0], &p);
+  Flood* f = static_cast<Flood*>(p);
+  if (!f->joined) {
+    pthread_join(f->thread, nullptr);
+    f->joined = true;
+  }
+  if (f->error) {
+    throwErrno(env, "flood", f->error);
+    return nullptr;
+  }
+  return num(env, static_cast<double>(f->sent));
+}
+
+// benchBaseline(tunFd, greFd, nbma, durationMs) -> packets sent: read the TUN
+// in batches and send each packet behind a fixed keyed GRE header, nothing else.
+napi_value Baseline(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!args(env, info, 4, argv)) return nullptr;
+  uint64_t tunFd, greFd, ms;
+  uint32_t nbma;
+  if (!toUint(env, argv[0], "tunFd", 0, 0x7fffffff, &tunFd) || !toUint(env, argv[1], "greFd", 0, 0x7fffffff, &greFd) ||
+      !toU32(env, argv[2], "nbma", &nbma) || !toUint(env, argv[3], "durationMs", 1, 60000, &ms)) {
+    return nullptr;
+  }
+  std::vector<uint8_t> bufs(static_cast<size_t>(RX_BATCH) * PKT_BUF);
+  uint8_t hdr[8];
+  const size_t hl = buildGreHeader(hdr, true, 1, ETH_P_IPV4);
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(nbma);
+  struct mmsghdr msgs[RX_BATCH];
+  struct iovec iov[RX_BATCH][2];
+  memset(msgs, 0, sizeof msgs);
+  uint64_t sent = 0;
+  const uint64_t end = monotonicNs() + ms * 1000000ull;
+  struct pollfd pfd = {static_cast<int>(tunFd), POLLIN, 0};
+  while (monotonicNs() < end) {
+    if (poll(&pfd, 1, 20) <= 0) continue;
+    int n = 0;
+    while (n < RX_BATCH) {
+      ssize_t r = read(static_cast<int>(tunFd), bufs.data() + static_cast<size_t>(n) * PKT_BUF, PKT_BUF);
+      if (r <= 0) break;
+      iov[n][0].iov_base = hdr;
+      iov[n][0].iov_len = hl;
+      iov[n][1].iov_base = bufs.data() + static_cast<size_t>(n) * PKT_BUF;
+      iov[n][1].iov_len = static_cast<size_t>(r);
+      msgs[n].msg_hdr.msg_name = &sa;
+      msgs[n].msg_hdr.msg_namelen = sizeof sa;
+      msgs[n].msg_hdr.msg_iov = iov[n];
+      msgs[n].msg_hdr.msg_iovlen = 2;
+      n++;
+    }
+    int i = 0;
+    while (i < n) {
+      int r = sendmmsg(static_cast<int>(greFd), msgs + i, static_cast<unsigned>(n - i), 0);
+      if (r <= 0) {
+        i++;
+        continue;
+      }
+      sent += static_cast<uint64_t>(r);
+      i += r;
+    }
+  }
+  return num(env, static_cast<double>(sent));
+}
+
+// benchResolve(handle, dsts: Uint32Array, rounds) -> nanoseconds for all lookups.
+napi_value Resolve(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!args(env, info, 3, argv)) return nullptr;
+  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  if (!dp) return nullptr;
+  napi_typedarray_type type;
+  size_t n = 0;
+  void* data = nullptr;
+  bool isTa = false;
+  napi_is_typedarray(env, argv[1], &isTa);
+  if (isTa) napi_get_typedarray_info(env, argv[1], &type, &n, &data, nullptr, nullptr);
+  if (!isTa || type != napi_uint32_array) {
+    throwType(env, "dsts", "a Uint32Array");
+    return nullptr;
+  }
+  uint64_t rounds;
+  if (!toUint(env, argv[2], "rounds", 1, 1000000, &rounds)) return nullptr;
+  const uint32_t* dsts = static_cast<const uint32_t*>(data);
+  uint64_t sink = 0;
+  std::lock_guard<std::mutex> lk(dp->tableLock());
+  const uint64_t t0 = monotonicNs();
+  for (uint64_t r = 0; r < rounds; r++) {
+    for (size_t i = 0; i < n; i++) sink += dp->resolve(dsts[i]).nbma;
+  }
+  const uint64_t t1 = monotonicNs();
+  asm volatile("" : : "r"(sink));
+  return num(env, static_cast<double>(t1 - t0));
+}
+
+}  // namespace
+
+napi_value benchInit(napi_env env, napi_value exports) {
+  defineFunction(env, exports, "benchFloodStart", FloodStart);
+  defineFunction(env, exports, "benchFloodJoin", FloodJoin);
+  defineFunction(env, exports, "benchBaseline", Baseline);
+  defineFunction(env, exports, "benchResolve", Resolve);
+  return exports;
+}
+
+}  // namespace dmvpn

@@ -1,0 +1,141 @@
+// The userspace mGRE dataplane (DESIGN.md "userspace"): one native thread
+// polls the TUN and the raw GRE socket with epoll and moves packets both ways
+// in batches; JavaScript pushes the tables down and gets control traffic,
+// misses, multicast copies and redirects handed up through one
+// napi_threadsafe_function.
+//
+//   TUN --read x64--> classify (peer table, prefix table) --sendmmsg--> raw socket
+//   raw socket --recvmmsg x64--> check IP/GRE/key --0x0800--> write --> TUN
+//                                                 \--other (NHRP)--> JavaScript
+#pragma once
+
+#include <node_api.h>
+#include <pthread.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "common.h"
+#include "events.h"
+#include "packet.h"
+#include "table.h"
+
+namespace dmvpn {
+
+// GRE packets waiting for one sendmmsg. Every message is a two-part gather:
+// the shared GRE header and the inner packet where it was read, so nothing is
+// copied. With ToS inheritance each message carries an IP_TOS control message.
+struct TxBatch {
+  int fd = -1;
+  int sendFlags = 0;  // MSG_DONTWAIT on the JavaScript thread
+  uint8_t header[8];
+  size_t headerLength = 0;
+  int n = 0;
+  struct mmsghdr msgs[TX_BATCH];
+  struct iovec iov[TX_BATCH][2];
+  struct sockaddr_in addr[TX_BATCH];
+  union Control {
+    struct cmsghdr align;
+    uint8_t buf[CMSG_SPACE(sizeof(int))];
+  } control[TX_BATCH];
+
+  void begin(int socketFd, const Config& cfg);
+  // Queues one packet; flushes first when full. tos < 0: no control message.
+  void add(uint32_t nbma, const uint8_t* pkt, size_t len, int tos, Counters& ctr);
+  void flush(Counters& ctr);
+};
+
+struct Resolution {
+  enum Kind { Peer, Miss, Multicast } kind;
+  uint32_t nbma;      // Peer
+  uint32_t nextHop;   // the overlay address that was looked up in the peers
+  PeerEntry* entry;   // Peer
+};
+
+class Dataplane {
+ public:
+  Dataplane(int tunFd, int greFd, std::shared_ptr<const Config> cfg);
+  ~Dataplane();
+
+  // --- JavaScript thread ---
+  // Sets up epoll and the wake-up eventfd; the tsfn is owned from here on.
+  int init(napi_threadsafe_function tsfn, const char** syscall);
+  int start(const char** syscall);
+  // Stops and joins the thread, releases the tsfn, closes every fd. Idempotent.
+  void shutdown();
+  bool closed() const { return closed_; }
+  bool running() const { return running_; }
+
+  std::shared_ptr<const Config> config();
+  int setConfig(std::shared_ptr<const Config> cfg, const char** syscall);
+
+  std::mutex& tableLock() { return mu_; }
+  PeerTable& peers() { return peers_; }    // only with tableLock() held
+  RouteTable& routes() { return routes_; } // only with tableLock() held
+  Resolution resolve(uint32_t dst);        // only with tableLock() held
+
+  // Single packets from JavaScript: 1 sent, 0 would block (counted), -errno on failure.
+  int sendGre(uint32_t nbma, uint16_t protocolType, const uint8_t* payload, size_t len, bool raw);
+  int writeTun(const uint8_t* pkt, size_t len);
+  // Runs a packet through the encapsulation path; returns GRE copies sent.
+  int sendInner(uint8_t* pkt, size_t len);
+
+  Counters counters;
+
+  // Called on the JavaScript thread by the tsfn.
+  static void callJs(napi_env env, napi_value jsCallback, void* context, void* data);
+  static void tsfnFinalize(napi_env env, void* finalizeData, void* finalizeHint);
+  // Either owner (the JS external, the tsfn) lets go; the last one frees.
+  void releaseExternal();
+  napi_threadsafe_function tsfn() const { return tsfn_; }
+
+ private:
+  static void* threadMain(void* self);
+  void run();
+  void tunBatch(const Config& cfg);
+  void greBatch(const Config& cfg);
+  // The encapsulation decision for one inner packet read from the TUN (or
+  // given by JavaScript when report is false). Needs tableLock() held.
+  void classify(const Config& cfg, uint8_t* pkt, size_t len, TxBatch& tx, bool report, uint64_t now);
+  void decapsulate(const Config& cfg, uint8_t* pkt, size_t len, int msgFlags,
+                   std::unique_lock<std::mutex>& lk, uint64_t now);
+  void deliverEvents();
+  void maybeFree();
+
+  int tunFd_;
+  int greFd_;
+  int epollFd_ = -1;
+  int wakeFd_ = -1;
+  pthread_t thread_{};
+  bool running_ = false;
+  bool closed_ = false;
+  std::atomic<bool> stop_{false};
+
+  std::mutex mu_;  // guards peers_, routes_, cfg_ and jsTx_
+  PeerTable peers_;
+  RouteTable routes_;
+  std::shared_ptr<const Config> cfg_;
+
+  napi_threadsafe_function tsfn_ = nullptr;
+  bool tsfnGone_ = false;
+  bool externalGone_ = false;
+  EventQueue queue_;
+  std::atomic<bool> callPending_{false};
+  std::vector<Event> pending_;  // dataplane thread only
+  RateLimiter missLimiter_;
+  RateLimiter redirectLimiter_;
+
+  // Dataplane-thread buffers.
+  uint8_t* tunBuf_ = nullptr;  // RX_BATCH slots of PKT_BUF
+  uint8_t* greBuf_ = nullptr;
+  struct mmsghdr rxMsgs_[RX_BATCH];
+  struct iovec rxIov_[RX_BATCH];
+  std::unique_ptr<TxBatch> tx_;
+  std::unique_ptr<TxBatch> jsTx_;  // sendInner on the JavaScript thread
+};
+
+}  // namespace dmvpn

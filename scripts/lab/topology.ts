@@ -1,0 +1,212 @@
+/**
+ * The reference lab (shared/seed/basic-dmvpn.md) in network namespaces: a hub
+ * and three spokes on an underlay bridge (203.0.113.0/24), each router with a
+ * LAN (192.168.N.0/24) and a host on it. Every run uses its own name prefix and
+ * removes everything it made, even on failure.
+ */
+import { spawnSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export type RouterName = 'hub' | 'spoke1' | 'spoke2' | 'spoke3';
+export const ROUTERS: readonly RouterName[] = ['hub', 'spoke1', 'spoke2', 'spoke3'];
+
+export function routerIndex(r: RouterName): number {
+  return r === 'hub' ? 0 : Number(r.slice(-1));
+}
+
+export function nbmaOf(r: RouterName): string {
+  return r === 'hub' ? '203.0.113.1' : `203.0.113.1${routerIndex(r)}`;
+}
+
+export function tunnelOf(r: RouterName): string {
+  return r === 'hub' ? '10.0.0.1' : `10.0.0.1${routerIndex(r)}`;
+}
+
+/** The lab configuration of a router: the reference lab's commands, IPsec and EIGRP aside. */
+export function labConfig(r: RouterName): string {
+  const i = routerIndex(r);
+  const common = [
+    `hostname ${r}`,
+    '!',
+    'interface eth0',
+    ` ip address ${nbmaOf(r)} 255.255.255.0`,
+    '!',
+    'interface lan0',
+    ` ip address 192.168.${i}.1 255.255.255.0`,
+    '!',
+  ];
+  if (r === 'hub') {
+    return [
+      ...common,
+      'int tunnel 0',
+      ' ip address 10.0.0.1 255.255.255.0',
+      ' ip mtu 1400',
+      ' ip nhrp authentication Cisco123',
+      ' ip nhrp map multicast dynamic',
+      ' ip nhrp network-id 100',
+      ' tunnel source eth0',
+      ' tunnel mode gre multipoint',
+      ' bandwidth 1000',
+      ' ip tcp adjust-mss 1360',
+      ' ip nhrp holdtime 450',
+      ' ip nhrp redirect',
+      '!',
+      '! Static stand-ins for EIGRP: each spoke LAN via that spoke',
+      ...[1, 2, 3].map((s) => `ip route 192.168.${s}.0 255.255.255.0 10.0.0.1${s}`),
+      '',
+    ].join('\n');
+  }
+  return [
+    ...common,
+    'interface tunnel 0',
+    ' bandwidth 1000',
+    ` ip address ${tunnelOf(r)} 255.255.255.0`,
+    ' ip mtu 1400',
+    ' ip nhrp authentication Cisco123',
+    ' ip nhrp map 10.0.0.1 203.0.113.1',
+    ' ip nhrp map multicast 203.0.113.1',
+    ' ip nhrp network-id 100',
+    ' ip nhrp holdtime 450',
+    ' ip nhrp nhs 10.0.0.1',
+    ' ip nhrp shortcut',
+    ' no ip nhrp redirect',
+    ' ip tcp adjust-mss 1360',
+    ' tunnel source eth0',
+    ' tunnel mode gre multipoint',
+    '!',
+    '! Static stand-in for EIGRP: every LAN via the hub',
+    'ip route 192.168.0.0 255.255.0.0 10.0.0.1',
+    '',
+  ].join('\n');
+}
+
+function sh(args: string[], opts: { check?: boolean; timeoutMs?: number } = {}): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8', timeout: opts.timeoutMs ?? 20_000 });
+  const out = { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  if ((opts.check ?? true) && out.status !== 0) throw new Error(`${args.join(' ')} failed (${out.status}): ${out.stderr.trim()}`);
+  return out;
+}
+
+export class Lab {
+  readonly prefix: string;
+  readonly dir: string;
+  private readonly daemons = new Map<RouterName, ChildProcess>();
+  private readonly made: string[] = [];
+
+  constructor(prefix = `dl${process.pid % 100000}`) {
+    this.prefix = prefix;
+    this.dir = mkdtempSync(join(tmpdir(), 'dmvpn-lab-'));
+  }
+
+  ns(r: RouterName | 'ul' | `h${number}`): string {
+    return `${this.prefix}-${r}`;
+  }
+
+  exec(r: RouterName | `h${number}`, args: string[], opts: { check?: boolean; timeoutMs?: number } = {}) {
+    return sh(['ip', 'netns', 'exec', this.ns(r), ...args], opts);
+  }
+
+  socket(r: RouterName): string {
+    return join(this.dir, `${r}.sock`);
+  }
+
+  logFile(r: RouterName): string {
+    return join(this.dir, `${r}.log`);
+  }
+
+  /** Build the namespaces, links and addresses (not the daemons). */
+  build(): void {
+    const ul = this.ns('ul');
+    this.addNs(ul);
+    sh(['ip', '-n', ul, 'link', 'add', 'br0', 'type', 'bridge']);
+    sh(['ip', '-n', ul, 'link', 'set', 'br0', 'up']);
+    for (const r of ROUTERS) {
+      const i = routerIndex(r);
+      const ns = this.ns(r);
+      const host = this.ns(`h${i}`);
+      this.addNs(ns);
+      this.addNs(host);
+      sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+      sh(['ip', '-n', host, 'link', 'set', 'lo', 'up']);
+      // underlay: eth0 in the router, its peer on the bridge
+      sh(['ip', '-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `u${i}`, 'netns', ul]);
+      sh(['ip', '-n', ul, 'link', 'set', `u${i}`, 'master', 'br0', 'up']);
+      sh(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
+      // LAN: lan0 in the router, eth0 in the host
+      sh(['ip', '-n', ns, 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host]);
+      sh(['ip', '-n', host, 'addr', 'add', `192.168.${i}.10/24`, 'dev', 'eth0']);
+      sh(['ip', '-n', host, 'link', 'set', 'eth0', 'up']);
+      sh(['ip', '-n', host, 'route', 'add', 'default', 'via', `192.168.${i}.1`]);
+      writeFileSync(join(this.dir, `${r}.conf`), labConfig(r));
+    }
+  }
+
+  private addNs(name: string): void {
+    sh(['ip', 'netns', 'add', name]);
+    this.made.push(name);
+  }
+
+  configPath(r: RouterName): string {
+    return join(this.dir, `${r}.conf`);
+  }
+
+  /** Start dmvpnd in a router namespace. */
+  startDaemon(r: RouterName, extra: string[] = []): void {
+    const args = ['netns', 'exec', this.ns(r), process.execPath, join(ROOT, 'bin', 'dmvpnd.js'),
+      '--config', this.configPath(r), '--socket', this.socket(r), '--log-format', 'text', '--log-level', 'debug', ...extra];
+    const out = join(this.dir, `${r}.log`);
+    writeFileSync(out, '');
+    const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout?.on('data', (d: Buffer) => writeFileSync(out, d, { flag: 'a' }));
+    child.stderr?.on('data', (d: Buffer) => writeFileSync(out, d, { flag: 'a' }));
+    this.daemons.set(r, child);
+  }
+
+  async stopDaemon(r: RouterName, timeoutMs = 5000): Promise<void> {
+    const c = this.daemons.get(r);
+    if (!c || c.exitCode !== null) return;
+    const done = new Promise<void>((res) => c.once('exit', () => res()));
+    c.kill('SIGTERM');
+    const t = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
+    await done;
+    clearTimeout(t);
+    this.daemons.delete(r);
+  }
+
+  log(r: RouterName): string {
+    return existsSync(this.logFile(r)) ? readFileSync(this.logFile(r), 'utf8') : '';
+  }
+
+  /** dmvpnctl against one router's daemon. */
+  ctl(r: RouterName, words: string[]): { status: number; stdout: string; stderr: string } {
+    return sh([process.execPath, join(ROOT, 'bin', 'dmvpnctl.js'), ...words, '--socket', this.socket(r)], { check: false, timeoutMs: 10_000 });
+  }
+
+  ctlJson<T>(r: RouterName, words: string[]): T | undefined {
+    const o = this.ctl(r, [...words, '--json']);
+    if (o.status !== 0) return undefined;
+    return JSON.parse(o.stdout) as T;
+  }
+
+  async waitFor(what: string, ok: () => boolean, timeoutMs = 30_000, stepMs = 250): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      if (ok()) return;
+      await new Promise((r) => setTimeout(r, stepMs));
+    }
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  }
+
+  /** Stop every daemon, delete every namespace, remove the temp folder. */
+  async destroy(keepDir = false): Promise<void> {
+    for (const r of [...this.daemons.keys()]) await this.stopDaemon(r).catch(() => undefined);
+    for (const ns of this.made.reverse()) sh(['ip', 'netns', 'del', ns], { check: false });
+    this.made.length = 0;
+    if (!keepDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}

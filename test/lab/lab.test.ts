@@ -1,0 +1,82 @@
+/**
+ * The reference lab end to end with real packets: four dmvpnd processes in
+ * network namespaces on the userspace dataplane, registration, show output,
+ * the Phase 3 traceroute (through the hub, then direct), what the underlay
+ * carries (tshark), and a clean stop that purges at the hub.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { Lab, type RouterName } from '../../scripts/lab/topology.js';
+import { needsTool, isRoot } from '../support/tools.js';
+
+const opts = !isRoot() && process.env.CI !== 'true' ? { skip: 'needs root for network namespaces' } : needsTool('ip', 'traceroute', 'tcpdump', 'tshark');
+
+function hops(out: string): string[] {
+  return out.split('\n').filter((l) => /^\s*\d+\s/.test(l)).map((l) => (l.match(/\d+\.\d+\.\d+\.\d+/) ?? ['*'])[0]);
+}
+
+test('lab: hub and three spokes register, Phase 3 builds the spoke-to-spoke shortcut', { ...opts, timeout: 120_000 }, async () => {
+  const lab = new Lab(`dt${process.pid % 100000}`);
+  try {
+    lab.build();
+    const pcap = join(lab.dir, 'underlay.pcap');
+    const dump = spawn('ip', ['netns', 'exec', lab.ns('ul'), 'tcpdump', '--immediate-mode', '-i', 'br0', '-U', '-w', pcap, 'ip proto 47'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      for (const r of ['hub', 'spoke1', 'spoke2', 'spoke3'] as RouterName[]) lab.startDaemon(r);
+      await lab.waitFor('three spokes UP at the hub', () => {
+        const d = lab.ctlJson<{ type: string; peers: { nbma: string; tunnel: string; state: string; attributes: string }[] }[]>('hub', ['show', 'dmvpn']);
+        return d?.[0]?.peers.filter((p) => p.state === 'UP' && p.attributes === 'D').length === 3;
+      });
+      const dm = lab.ctlJson<{ type: string; peers: { nbma: string; tunnel: string }[] }[]>('hub', ['show', 'dmvpn'])!;
+      assert.equal(dm[0].type, 'Hub');
+      assert.deepEqual(dm[0].peers.map((p) => [p.nbma, p.tunnel]), [['203.0.113.11', '10.0.0.11'], ['203.0.113.12', '10.0.0.12'], ['203.0.113.13', '10.0.0.13']]);
+      const brief = lab.ctl('hub', ['show', 'ip', 'nhrp', 'brief']).stdout;
+      assert.match(brief, /^Tu0 {6}10\.0\.0\.12 {42}203\.0\.113\.12$/m);
+      assert.match(brief, /^ {9}10\.0\.0\.12\/32 {32}D\/r/m);
+      assert.match(lab.ctl('spoke2', ['show', 'ip', 'nhrp', 'nhs']).stdout, /^10\.0\.0\.1 {2}R/m);
+
+      // Phase 3: the first traceroute goes through the hub, the hub redirects, the second goes direct.
+      const tr = ['traceroute', '-n', '-N', '1', '-q', '3', '-w', '1', '192.168.1.1'];
+      const first = lab.exec('spoke2', tr, { check: false, timeoutMs: 40_000 }).stdout;
+      assert.deepEqual(hops(first), ['10.0.0.1', '192.168.1.1'], first);
+      await lab.waitFor('the NHRP shortcut on spoke2', () => /^H {5}192\.168\.1\.0\/24 \[250\/1\] via 10\.0\.0\.11/m.test(lab.ctl('spoke2', ['show', 'ip', 'route']).stdout), 10_000);
+      const second = lab.exec('spoke2', tr, { check: false, timeoutMs: 40_000 }).stdout;
+      assert.deepEqual(hops(second), ['192.168.1.1'], second);
+      // The kernel carries the shortcut too, as an NHRP route (protocol 191).
+      const kroute = lab.exec('spoke2', ['ip', '-j', 'route', 'show', '192.168.1.0/24']).stdout;
+      assert.deepEqual(JSON.parse(kroute).map((r: { gateway: string; dev: string; protocol: string }) => [r.gateway, r.dev, String(r.protocol)]), [['10.0.0.11', 'Tunnel0', '191']]);
+      // Hosts on the LANs reach each other over the shortcut.
+      assert.equal(lab.exec('h2', ['ping', '-c', '2', '-W', '2', '192.168.1.10'], { check: false, timeoutMs: 10_000 }).status, 0);
+      const sdm = lab.ctl('spoke2', ['show', 'dmvpn']).stdout;
+      assert.match(sdm, /^ {5}2 203\.0\.113\.11 {10}10\.0\.0\.11 {4}UP [0-9:]{8} {5}D$/m);
+      assert.match(sdm, /^ {29}10\.0\.0\.11 {4}UP [0-9:]{8} {3}DT1$/m);
+      // TCP MSS is clamped to 1360 on the tunnel (ip tcp adjust-mss): the dataplane counts it.
+      const hubTraffic = lab.ctlJson<{ sent: Record<string, number> }[]>('hub', ['show', 'ip', 'nhrp', 'traffic'])!;
+      assert.ok((hubTraffic[0].sent['traffic indication'] ?? 0) >= 1, 'hub sent a traffic indication');
+
+      // A clean stop purges the spoke at the hub at once (no waiting for the holdtime).
+      await lab.stopDaemon('spoke3');
+      await lab.waitFor('spoke3 gone from the hub', () => {
+        const d = lab.ctlJson<{ peers: { tunnel: string }[] }[]>('hub', ['show', 'dmvpn']);
+        return !!d && !d[0].peers.some((p) => p.tunnel === '10.0.0.13');
+      }, 10_000);
+    } finally {
+      dump.kill('SIGINT');
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    // Wireshark dissects everything the daemons put on the underlay, with no malformed packet.
+    const ts = spawnSync('tshark', ['-r', pcap, '-T', 'fields', '-e', 'nhrp.hdr.op.type', '-e', '_ws.malformed', '-e', '_ws.expert.severity'], { encoding: 'utf8' });
+    assert.equal(ts.status, 0, ts.stderr);
+    const rows = ts.stdout.trim().split('\n').map((l) => l.split('\t'));
+    const types = new Set(rows.map((r) => r[0]).filter(Boolean));
+    for (const t of ['3', '4', '1', '2', '8', '5']) assert.ok(types.has(t), `NHRP type ${t} on the wire (saw ${[...types].join(',')})`);
+    assert.ok(rows.every((r) => !r[1]), 'no malformed packet');
+  } finally {
+    await lab.destroy();
+  }
+  const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+  assert.ok(!left.includes(lab.prefix), `namespaces left behind: ${left}`);
+});
