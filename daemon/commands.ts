@@ -24,6 +24,14 @@ export function registerShowCommands(r: Router): void {
   const add = r.commands.add.bind(r.commands);
   add({ words: ['show', 'dmvpn'], help: 'DMVPN peers per tunnel', run: () => perTunnel(r, showDmvpn, dmvpnData) });
   add({ words: ['show', 'ip', 'nhrp'], help: 'NHRP cache (detail)', run: () => perTunnel(r, showIpNhrp, (v, now) => nhrpData(v, now)) });
+  add({ words: ['show', 'ip', 'nhrp', 'detail'], help: 'NHRP cache (detail)', run: () => perTunnel(r, showIpNhrp, (v, now) => nhrpData(v, now)) });
+  add({
+    words: ['clear', 'ip', 'nhrp'], help: 'forget dynamic NHRP entries',
+    run: () => {
+      for (const t of r.tunnels) t.run(t.engine.clear(r.now()));
+      return { text: '', data: { cleared: r.tunnels.map((t) => t.name) } };
+    },
+  });
   add({ words: ['show', 'ip', 'nhrp', 'brief'], help: 'NHRP cache (brief)', run: () => perTunnel(r, (v) => showIpNhrpBrief(v), (v, now) => nhrpData(v, now)) });
   add({
     words: ['show', 'ip', 'nhrp', 'nhs'], help: 'NHS status', args: { min: 0, max: 1, help: 'an optional "detail"' },

@@ -190,6 +190,10 @@ export class NhrpEngine {
     }
     if (p.hopCount === 0) return this.drop(NhrpDropReason.HOP_COUNT_ZERO, out, `from ${outerSrc}`);
     if (this.cfg.password !== undefined && !passwordMatches(p.extensions, this.cfg.password)) {
+      // IOS answers a bad password with an Error Indication (never for an Error Indication: no loops).
+      if (p.type !== NhrpPacketType.ERROR_INDICATION && p.body.kind === 'mandatory') {
+        this.sendError(p, bytes, NhrpErrorCode.AUTHENTICATION_FAILURE, outerSrc, out);
+      }
       return this.drop(NhrpDropReason.AUTH_FAILURE, out, `${nhrpPacketTypeName(p.type)} from ${outerSrc}`);
     }
     const name = nhrpPacketTypeName(p.type);
@@ -549,6 +553,22 @@ export class NhrpEngine {
     const ihl = (trigger[0] & 0x0f) * 4;
     const ti = makeTrafficIndication({ ...this.sender(), dstProto: src, trigger: trigger.slice(0, Math.min(trigger.length, ihl + 8)) });
     this.send(srcNbma, ti, out);
+    return out;
+  }
+
+  /**
+   * `clear ip nhrp`: forget dynamic entries (registrations come back with the
+   * spokes' next refresh; shortcuts are rebuilt on the next redirect). Static ones stay.
+   */
+  clear(now: number): NhrpAction[] {
+    const out: NhrpAction[] = [];
+    for (const e of this.cache.all()) {
+      if (e.type === 'static') continue;
+      this.cache.delete(e.prefix, e.prefixLength);
+      this.onEntryGone(e, 'cleared', out);
+    }
+    this.pending.clear();
+    void now;
     return out;
   }
 

@@ -145,7 +145,11 @@ test('engine: wrong password, bad checksum, hop count 0 and garbage are counted 
   const hub = new NhrpEngine(labConfig('hub'), { lookup: () => undefined }, 0);
   hub.start(0);
   const good = encode(makeRegistrationRequest({ srcNbma: '203.0.113.11', srcProto: '10.0.0.11', password: 'wrong', requestId: 1, nhsProto: '10.0.0.1' }), emitNhrp, nhrpLength);
-  assert.ok(!hub.receive(good, '203.0.113.11', 0).some((a) => a.kind === 'send'));
+  const answer = hub.receive(good, '203.0.113.11', 0).filter((a) => a.kind === 'send');
+  assert.equal(answer.length, 1, 'only the Error Indication goes out');
+  const ei = parseNhrp(new Reader(answer[0].kind === 'send' ? answer[0].bytes : new Uint8Array(), 'nhrp'));
+  assert.equal(ei.type, NhrpPacketType.ERROR_INDICATION);
+  assert.equal(ei.body.kind === 'error' && ei.body.errorCode, 11);
   const flipped = encode(makeRegistrationRequest({ srcNbma: '203.0.113.11', srcProto: '10.0.0.11', password: 'Cisco123', requestId: 1, nhsProto: '10.0.0.1' }), emitNhrp, nhrpLength);
   flipped[27] ^= 0x40; // the request ID: still parses, checksum now wrong
   hub.receive(flipped, '203.0.113.11', 0);
@@ -154,6 +158,7 @@ test('engine: wrong password, bad checksum, hop count 0 and garbage are counted 
   hub.receive(Uint8Array.of(1, 2, 3), '203.0.113.11', 0);
   const d = hub.counters().drops;
   assert.equal(d['authentication failure'], 1);
+  assert.equal(hub.counters().sent['error indication'], 1, 'a bad password is answered with an Error Indication');
   assert.equal(d['bad checksum'], 1);
   assert.equal(d['hop count zero'], 1);
   assert.equal(d['malformed'], 1);
@@ -211,4 +216,20 @@ test('engine: loop in the forward transit record gets an Error Indication (code 
   const p = parseNhrp(new Reader(ei.bytes, 'nhrp'));
   assert.equal(p.type, NhrpPacketType.ERROR_INDICATION);
   assert.equal(p.body.kind === 'error' && p.body.errorCode, 3);
+});
+
+test('engine: clear ip nhrp forgets dynamic entries and their routes, keeps static ones', () => {
+  const sim = labSim();
+  sim.start();
+  sim.trace('spoke2', '10.0.0.12', '192.168.1.1');
+  const s2 = sim.nodes.get('spoke2')!;
+  sim.apply(s2, s2.engine.clear(sim.now));
+  assert.deepEqual(s2.engine.cache.all().map((e) => e.type), ['static']);
+  assert.ok(!s2.routes.some((r) => r.source === 'nhrp'));
+  assert.ok(!s2.maps.has('10.0.0.11'));
+  const hub = sim.nodes.get('hub')!;
+  sim.apply(hub, hub.engine.clear(sim.now));
+  assert.equal(hub.engine.cache.size, 0);
+  sim.advance(151_000);
+  assert.equal(hub.engine.cache.size, 3, 'the spokes registered again on their next refresh');
 });
