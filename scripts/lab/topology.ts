@@ -5,7 +5,7 @@
  * removes everything it made, even on failure.
  */
 import { spawnSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, readFileSync, existsSync, openSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,9 +98,19 @@ export class Lab {
   private readonly daemons = new Map<RouterName, ChildProcess>();
   private readonly made: string[] = [];
 
-  constructor(prefix = `dl${process.pid % 100000}`) {
+  constructor(prefix = `dl${process.pid % 100000}`, dir?: string) {
     this.prefix = prefix;
-    this.dir = mkdtempSync(join(tmpdir(), 'dmvpn-lab-'));
+    this.dir = dir ?? mkdtempSync(join(tmpdir(), 'dmvpn-lab-'));
+  }
+
+  /** Start dmvpnd detached from this process (lab up): it outlives the command. Returns its pid. */
+  startDetached(r: RouterName): number {
+    const fd = openSync(this.logFile(r), 'a');
+    const child = spawn('ip', ['netns', 'exec', this.ns(r), process.execPath, join(ROOT, 'bin', 'dmvpnd.js'),
+      '--config', this.configPath(r), '--socket', this.socket(r), '--log-format', 'text'], { stdio: ['ignore', fd, fd], detached: true });
+    child.unref();
+    closeSync(fd);
+    return child.pid ?? -1;
   }
 
   ns(r: RouterName | 'ul' | `h${number}`): string {
