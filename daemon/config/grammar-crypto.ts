@@ -5,11 +5,11 @@
  */
 import { maskLength, parseIpv4 } from './args.js';
 import {
-  findOrAdd, removeWhere, type Ikev2ProfileDraft, type IpsecProfileDraft, type KeyringDraft, type PeerDraft,
+  removeWhere, type Ikev2ProfileDraft, type IpsecProfileDraft, type KeyringDraft, type PeerDraft,
   type PolicyDraft, type ProposalDraft, type TransformSetDraft,
 } from './builder.js';
 import { IKEV2_DEFAULT_LIFETIME, IPSEC_DEFAULT_LIFETIME_KILOBYTES, IPSEC_DEFAULT_LIFETIME_SECONDS, type DhGroup, type Ikev2Encryption, type Ikev2Hash, type PfsGroup } from './model.js';
-import { EXIT_ROW, table, type Apply, type Row } from './modes.js';
+import { EXIT_ROW, openBlock, table, type Apply, type Row } from './modes.js';
 
 function prefix(a: Apply<unknown>, defaultMask = '255.255.255.255'): { address: string; mask: string; prefixLength: number } | undefined {
   const address = a.m.str('address');
@@ -33,7 +33,7 @@ const keyringRows: Row<KeyringDraft>[] = [
         removeWhere(a.ctx.peers, (p) => p.name === name);
         return undefined;
       }
-      return findOrAdd(a.ctx.peers, (p) => p.name === name, (): PeerDraft => ({ name, pos: a.pos, settingPos: {} }));
+      return openBlock(a, a.ctx.peers, (p) => p.name === name, (): PeerDraft => ({ name, pos: a.pos, settingPos: {} }), `peer ${name}`);
     },
   },
   EXIT_ROW as Row<KeyringDraft>,

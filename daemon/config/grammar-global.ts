@@ -8,8 +8,8 @@ import {
   type EigrpDraft, type KeyChainDraft, type KeyringDraft, type ModelDraft, type PolicyDraft, type ProposalDraft,
   type TransformSetDraft,
 } from './builder.js';
-import { DEFAULT_HOSTNAME, type EspCipher, type EspIntegrity } from './model.js';
-import { EXIT_ROW, table, type Apply, type Row } from './modes.js';
+import { DEFAULT_HOSTNAME, type EspCipher, type EspIntegrity, type SourcePos } from './model.js';
+import { EXIT_ROW, openBlock, table, type Apply, type Row } from './modes.js';
 
 const ROUTE_TARGET = '(<A.B.C.D:nexthop> | <IF:interface> [<A.B.C.D:nexthop>])';
 const ROUTE_OPTIONS = '{<1-255:distance> | name <WORD:name> | tag <1-4294967295:tag> | permanent}';
@@ -79,14 +79,14 @@ function transformSet(a: Apply<ModelDraft>): TransformSetDraft | undefined {
 }
 
 /** Open (or with `no`, delete) a named block kept in `list`. */
-function block<T extends { name: string }>(list: (a: Apply<ModelDraft>) => T[], make: (name: string, a: Apply<ModelDraft>) => T) {
+function block<T extends { name: string; pos: SourcePos }>(list: (a: Apply<ModelDraft>) => T[], make: (name: string, a: Apply<ModelDraft>) => T) {
   return (a: Apply<ModelDraft>): T | undefined => {
     const name = a.m.str('name');
     if (a.negated) {
       removeWhere(list(a), (x) => x.name === name);
       return undefined;
     }
-    return findOrAdd(list(a), (x) => x.name === name, () => make(name, a));
+    return openBlock(a, list(a), (x) => x.name === name, () => make(name, a), `${a.command} ${name}`);
   };
 }
 
@@ -117,7 +117,7 @@ const rows: Row<ModelDraft>[] = [
         removeWhere(a.model.interfaces, (i) => i.name === name);
         return undefined;
       }
-      return findOrAdd(a.model.interfaces, (i) => i.name === name, () => newInterface(name, a.pos));
+      return openBlock(a, a.model.interfaces, (i) => i.name === name, () => newInterface(name, a.pos), `interface ${name}`);
     },
   },
   {
@@ -136,7 +136,7 @@ const rows: Row<ModelDraft>[] = [
         removeWhere(a.model.eigrp, (e) => e.as === as);
         return undefined;
       }
-      return findOrAdd(a.model.eigrp, (e) => e.as === as, () => newEigrp(as, a.pos));
+      return openBlock(a, a.model.eigrp, (e) => e.as === as, () => newEigrp(as, a.pos), `router eigrp ${as}`);
     },
   },
   {

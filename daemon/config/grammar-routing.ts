@@ -3,9 +3,9 @@
  * `key N` (`config-keychain`, `config-keychain-key`).
  */
 import { parseIpv4 } from './args.js';
-import { findOrAdd, removeWhere, type EigrpDraft, type KeyChainDraft, type KeyDraft } from './builder.js';
+import { removeWhere, type EigrpDraft, type KeyChainDraft, type KeyDraft } from './builder.js';
 import { EIGRP_DEFAULT_K, type KeyChainKey } from './model.js';
-import { EXIT_ROW, table, type Row } from './modes.js';
+import { EXIT_ROW, openBlock, table, type Row } from './modes.js';
 import { u32ToIpv4 } from '../../protocols/wire/addr.js';
 
 const STUB = '{connected | summary | static | redistributed | receive-only}';
@@ -130,7 +130,7 @@ const keyChainRows: Row<KeyChainDraft>[] = [
         removeWhere(a.ctx.keys, (k) => k.id === id);
         return undefined;
       }
-      return findOrAdd(a.ctx.keys, (k) => k.id === id, (): KeyDraft => ({ id, pos: a.pos, settingPos: {} }));
+      return openBlock(a, a.ctx.keys, (k) => k.id === id, (): KeyDraft => ({ id, pos: a.pos, settingPos: {} }), `key ${id}`);
     },
   },
   EXIT_ROW as Row<KeyChainDraft>,

@@ -50,7 +50,6 @@ export function modeChain(mode: ModeId): ModeId[] {
 }
 
 const chainCache = new Map<ModeId, Template<RowRef>[]>();
-const othersCache = new Map<ModeId, Template<RowRef>[]>();
 
 /** Templates for a line read in `mode`: its own first, then its parents', with their depth. */
 export function chainTemplates(mode: ModeId): readonly Template<RowRef>[] {
@@ -62,15 +61,9 @@ export function chainTemplates(mode: ModeId): readonly Template<RowRef>[] {
   return c;
 }
 
-/** Templates of every mode outside the chain: to tell "this command belongs elsewhere". */
-export function otherTemplates(mode: ModeId): readonly Template<RowRef>[] {
-  let c = othersCache.get(mode);
-  if (!c) {
-    const chain = new Set(modeChain(mode));
-    c = TABLES.filter((t) => !chain.has(t.id)).flatMap((t) => compiled.get(t.id) ?? []);
-    othersCache.set(mode, c);
-  }
-  return c;
+/** Templates of one mode alone (to tell "this command belongs in another mode"). */
+export function modeTemplates(mode: ModeId): readonly Template<RowRef>[] {
+  return compiled.get(mode) ?? [];
 }
 
 /** Rows that enter a mode, by their first keyword (to recover after a misspelt block opener). */

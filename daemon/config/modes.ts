@@ -144,6 +144,22 @@ export interface ModeTable<C> {
   readonly rows: readonly Row<C>[];
 }
 
+/**
+ * Open a named block: create it, or (IOS re-entering a block adds to it) return
+ * the existing one with a warning, since a block written twice in one file is
+ * more often a paste mistake than an intent.
+ */
+export function openBlock<T extends { readonly pos: SourcePos }>(a: Apply<unknown>, list: T[], match: (x: T) => boolean, make: () => T, what: string): T {
+  const found = list.find(match);
+  if (found) {
+    a.warn(undefined, `"${what}" is opened again (first at line ${found.pos.line}); the settings are merged`);
+    return found;
+  }
+  const x = make();
+  list.push(x);
+  return x;
+}
+
 /** Rows are written with their context type; the driver holds them type-erased. */
 export function table<C>(id: ModeId, rows: readonly Row<C>[]): ModeTable<unknown> {
   return { id, rows } as unknown as ModeTable<unknown>;

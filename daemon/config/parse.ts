@@ -15,7 +15,7 @@
 import { finalize, newModel } from './builder.js';
 import { diagnostic, type Diagnostic } from './diagnostics.js';
 import { explainFailure } from './explain.js';
-import { chainTemplates, enteringRowsByFirstWord, modeChain, otherTemplates, TABLES, type RowRef } from './grammar.js';
+import { chainTemplates, enteringRowsByFirstWord, modeChain, modeTemplates, TABLES, type RowRef } from './grammar.js';
 import { matchLine, type MatchFailure, type Template, type Token } from './matcher.js';
 import type { ConfigModel, SourcePos } from './model.js';
 import { Match, MODES, modeTitle, type Apply, type ModeId } from './modes.js';
@@ -40,8 +40,6 @@ interface Frame {
   /** The object the mode configures; null after a block command that failed (lines are checked, not applied). */
   readonly ctx: unknown;
 }
-
-const tablesById = new Map(TABLES.map((t) => [t.id, t]));
 
 export function parseConfig(text: string, fileName = '<config>'): ParseResult {
   const diags: Diagnostic[] = [];
@@ -132,7 +130,7 @@ export function parseConfig(text: string, fileName = '<config>'): ParseResult {
     // A command that exists but has no `no` form.
     if (first.text.toLowerCase() === 'no' && tokens.length > 1) {
       const plain = matchLine(line, tokens.slice(1), chainTemplates(current));
-      if (plain.ok) {
+      if (plain.ok && plain.template.row.row.no === undefined) {
         diags.push(diagnostic('error', pos(first.col), `"${plain.template.row.key}" has no "no" form`));
         return;
       }
@@ -143,7 +141,7 @@ export function parseConfig(text: string, fileName = '<config>'): ParseResult {
     let further: { mode: ModeId; failure: MatchFailure<RowRef> } | undefined;
     for (const t of TABLES) {
       if (modeChain(current).includes(t.id)) continue;
-      const o = matchLine(line, tokens, otherTemplates(current).filter((x) => x.row.mode === t.id));
+      const o = matchLine(line, tokens, modeTemplates(t.id));
       if (o.ok) {
         elsewhere.push(t.id);
         key ||= (o.template.row.negated ? 'no ' : '') + o.template.row.key;
@@ -188,7 +186,6 @@ export function parseConfig(text: string, fileName = '<config>'): ParseResult {
     if (targets.length === 0) return;
     const mode = targets[0].row.row.enters as ModeId;
     if (!targets.every((t) => t.row.row.enters === mode && t.depth === targets[0].depth)) return;
-    if (!tablesById.has(mode)) return;
     leave(targets[0].depth, lineNo);
     stack.push({ mode, ctx: null });
   }

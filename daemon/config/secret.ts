@@ -26,10 +26,6 @@ export class Secret {
     return other.#value === this.#value;
   }
 
-  get length(): number {
-    return this.#value.length;
-  }
-
   toString(): string {
     return REDACTED;
   }

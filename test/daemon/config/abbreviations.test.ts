@@ -17,7 +17,9 @@ test('abbrev: the four lab spellings of Tunnel0 (and tu0, TUNNEL 0) name the sam
 });
 
 test('abbrev: re-entering an interface under another spelling adds to the same block', () => {
-  const m = model(lines('interface Tunnel0', ' ip nhrp network-id 5', 'int tu 0', ' ip nhrp holdtime 300'));
+  const text = lines('interface Tunnel0', ' ip nhrp network-id 5', 'int tu 0', ' ip nhrp holdtime 300');
+  assert.deepEqual(diags(text, 'r.conf'), ['r.conf:3:1: warning: "interface Tunnel0" is opened again (first at line 1); the settings are merged']);
+  const m = model(text);
   assert.equal(m.interfaces.length, 1);
   const t = tunnels(m)[0];
   assert.equal(t.nhrp.networkId, 5);
