@@ -166,7 +166,7 @@ export class TunnelRuntime {
           this.dataplane?.deletePeer(a.proto);
           break;
         case 'multicast':
-          this.dataplane?.configure({ multicastNbma: a.nbmas });
+          this.dataplane?.configure({ multicastNbma: this.engine.multicastTargets() });
           break;
         case 'route-add':
           rib.add({ prefix: a.prefix, prefixLength: a.prefixLength, source: 'nhrp', nextHop: a.nextHop, dev: this.name, distance: 250, metric: 1, since: this.deps.now() });

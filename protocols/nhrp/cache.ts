@@ -80,10 +80,21 @@ export function prefixContains(prefix: string, len: number, addr: string): boole
   return ((ipv4ToU32(addr) & maskOf(len)) >>> 0) === ipv4ToU32(prefix);
 }
 
+/**
+ * Sized for a hub with tens of thousands of entries: exact lookups and inserts are
+ * O(1), expiry runs off a min-heap (entries refreshed in place leave stale heap
+ * records that are skipped lazily), and the index by next hop avoids scanning the
+ * cache when a peer goes away.
+ */
 export class NhrpCache {
   private readonly entries = new Map<string, CacheEntry>();
   /** Prefix lengths present, longest first, for longest-prefix match. */
   private lengths: number[] = [];
+  private readonly perLength = new Map<number, number>();
+  private readonly heap: { at: number; key: string }[] = [];
+  private readonly byHop = new Map<string, Set<string>>();
+  /** Keys of shortcut (router) entries: few, walked on every tick for refresh. */
+  readonly routerKeys = new Set<string>();
 
   get size(): number {
     return this.entries.size;
@@ -109,22 +120,27 @@ export class NhrpCache {
 
   /** Entries whose next hop is this overlay address (the peer and prefixes behind it). */
   byNextHop(nextHop: string): CacheEntry[] {
-    return [...this.entries.values()].filter((e) => e.nextHop === nextHop);
-  }
-
-  /** Entries that resolve to this NBMA address. */
-  byNbma(nbma: string): CacheEntry[] {
-    return [...this.entries.values()].filter((e) => e.nbma === nbma);
+    const keys = this.byHop.get(nextHop);
+    if (!keys) return [];
+    return [...keys].map((k) => this.entries.get(k)).filter((e): e is CacheEntry => e !== undefined);
   }
 
   /** Insert or replace; returns the previous entry at the same key. */
   put(e: CacheEntry): CacheEntry | undefined {
     const key = prefixKey(e.prefix, e.prefixLength);
     const prev = this.entries.get(key);
+    if (prev) this.unindex(key, prev);
     this.entries.set(key, e);
-    if (!prev && !this.lengths.includes(e.prefixLength)) {
-      this.lengths = [...this.lengths, e.prefixLength].sort((x, y) => y - x);
+    if (!prev) {
+      const n = this.perLength.get(e.prefixLength) ?? 0;
+      this.perLength.set(e.prefixLength, n + 1);
+      if (n === 0) this.lengths = [...this.lengths, e.prefixLength].sort((x, y) => y - x);
     }
+    let hop = this.byHop.get(e.nextHop);
+    if (!hop) this.byHop.set(e.nextHop, (hop = new Set()));
+    hop.add(key);
+    if (e.flags.router) this.routerKeys.add(key);
+    if (e.expires !== undefined && e.expires !== prev?.expires) heapPush(this.heap, { at: e.expires, key });
     return prev;
   }
 
@@ -133,10 +149,22 @@ export class NhrpCache {
     const prev = this.entries.get(key);
     if (!prev) return undefined;
     this.entries.delete(key);
-    if (![...this.entries.values()].some((e) => e.prefixLength === len)) {
+    this.unindex(key, prev);
+    const n = (this.perLength.get(len) ?? 1) - 1;
+    if (n === 0) {
+      this.perLength.delete(len);
       this.lengths = this.lengths.filter((l) => l !== len);
-    }
+    } else this.perLength.set(len, n);
     return prev;
+  }
+
+  private unindex(key: string, e: CacheEntry): void {
+    const hop = this.byHop.get(e.nextHop);
+    if (hop) {
+      hop.delete(key);
+      if (hop.size === 0) this.byHop.delete(e.nextHop);
+    }
+    this.routerKeys.delete(key);
   }
 
   markUsed(prefix: string, len: number): void {
@@ -144,24 +172,60 @@ export class NhrpCache {
     if (e && !e.flags.used) this.put({ ...e, flags: { ...e.flags, used: true } });
   }
 
-  /** Remove and return every non-static entry whose expiry is at or before now. */
+  /** Remove and return every entry whose expiry is at or before now (static entries never expire). */
   expire(now: number): CacheEntry[] {
     const gone: CacheEntry[] = [];
-    for (const e of [...this.entries.values()]) {
-      if (e.expires !== undefined && e.expires <= now) {
-        this.delete(e.prefix, e.prefixLength);
-        gone.push(e);
-      }
+    while (this.heap.length > 0 && this.heap[0].at <= now) {
+      const top = heapPop(this.heap)!;
+      const e = this.entries.get(top.key);
+      if (!e || e.expires !== top.at) continue; // refreshed or removed since: a stale record
+      this.delete(e.prefix, e.prefixLength);
+      gone.push(e);
     }
     return gone;
   }
 
   /** The earliest expiry among the entries (for the engine's next deadline). */
   nextExpiry(): number | undefined {
-    let next: number | undefined;
-    for (const e of this.entries.values()) if (e.expires !== undefined && (next === undefined || e.expires < next)) next = e.expires;
-    return next;
+    while (this.heap.length > 0) {
+      const top = this.heap[0];
+      const e = this.entries.get(top.key);
+      if (e && e.expires === top.at) return top.at;
+      heapPop(this.heap);
+    }
+    return undefined;
   }
+}
+
+function heapPush(h: { at: number; key: string }[], x: { at: number; key: string }): void {
+  h.push(x);
+  let i = h.length - 1;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if (h[p].at <= h[i].at) break;
+    [h[p], h[i]] = [h[i], h[p]];
+    i = p;
+  }
+}
+
+function heapPop(h: { at: number; key: string }[]): { at: number; key: string } | undefined {
+  const top = h[0];
+  const last = h.pop();
+  if (h.length > 0 && last) {
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && h[l].at < h[m].at) m = l;
+      if (r < h.length && h[r].at < h[m].at) m = r;
+      if (m === i) break;
+      [h[m], h[i]] = [h[i], h[m]];
+      i = m;
+    }
+  }
+  return top;
 }
 
 function compareEntries(a: CacheEntry, b: CacheEntry): number {

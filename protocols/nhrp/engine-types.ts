@@ -59,8 +59,8 @@ export type NhrpAction =
   /** Tell the dataplane that overlay address `proto` is reached at `nbma`. */
   | { readonly kind: 'map'; readonly proto: string; readonly nbma: string; readonly permanent: boolean }
   | { readonly kind: 'unmap'; readonly proto: string }
-  /** The full set of NBMA addresses multicast is replicated to. */
-  | { readonly kind: 'multicast'; readonly nbmas: readonly string[] }
+  /** The multicast list changed: read it with engine.multicastTargets() (once per batch). */
+  | { readonly kind: 'multicast' }
   /** A shortcut route (IOS code H): prefix via an overlay next hop on the tunnel. */
   | { readonly kind: 'route-add'; readonly prefix: string; readonly prefixLength: number; readonly nextHop: string }
   | { readonly kind: 'route-del'; readonly prefix: string; readonly prefixLength: number; readonly nextHop: string }

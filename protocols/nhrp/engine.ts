@@ -67,7 +67,8 @@ export class NhrpEngine {
   private redirectTokens = REDIRECT_RATE_PER_S;
   private redirectRefill = 0;
   private requestId = 0;
-  private multicastList: string[] = [];
+  private multicastList: string[] | undefined;
+  private readonly dynamicMulticast = new Set<string>();
   private readonly sentCount: Record<string, number> = {};
   private readonly recvCount: Record<string, number> = {};
   private readonly dropCount: Record<string, number> = {};
@@ -95,7 +96,11 @@ export class NhrpEngine {
     return { sent: { ...this.sentCount }, received: { ...this.recvCount }, drops: { ...this.dropCount }, forwarded: this.forwardCount };
   }
 
+  /** NBMA addresses multicast is replicated to, sorted (computed once per change). */
   multicastTargets(): readonly string[] {
+    if (this.multicastList === undefined) {
+      this.multicastList = [...new Set([...this.cfg.multicastStatic, ...this.dynamicMulticast])].sort();
+    }
     return this.multicastList;
   }
 
@@ -111,7 +116,7 @@ export class NhrpEngine {
       });
       out.push({ kind: 'map', proto: m.proto, nbma: m.nbma, permanent: true });
     }
-    this.updateMulticast(out);
+    this.updateMulticast(out, undefined, undefined, true);
     for (const n of this.nhsClients) this.stepNhs(n, { kind: 'start' }, now, out);
     return out;
   }
@@ -130,10 +135,10 @@ export class NhrpEngine {
     for (const p of this.pending.values()) ds.push(p.deadline);
     const e = this.cache.nextExpiry();
     if (e !== undefined) ds.push(e);
-    for (const c of this.cache.all()) {
-      if (c.flags.router && c.flags.used && c.expires !== undefined) ds.push(c.expires - REFRESH_BEFORE_MS);
-    }
-    return ds.length ? Math.min(...ds) : undefined;
+    for (const c of this.shortcuts()) if (c.flags.used && c.expires !== undefined) ds.push(c.expires - REFRESH_BEFORE_MS);
+    let min: number | undefined;
+    for (const d of ds) if (min === undefined || d < min) min = d;
+    return min;
   }
 
   tick(now: number): NhrpAction[] {
@@ -153,8 +158,8 @@ export class NhrpEngine {
       this.sendResolution(p.target, p.shortcut, now, out, p.attempts + 1);
     }
     // Refresh used shortcuts shortly before they expire (IOS refreshes while traffic flows).
-    for (const c of this.cache.all()) {
-      if (c.flags.router && c.flags.used && c.expires !== undefined && c.expires - REFRESH_BEFORE_MS <= now && !this.pending.has(c.prefix)) {
+    for (const c of this.shortcuts()) {
+      if (c.flags.used && c.expires !== undefined && c.expires - REFRESH_BEFORE_MS <= now && !this.pending.has(c.prefix)) {
         this.cache.put({ ...c, flags: { ...c.flags, used: false } });
         this.sendResolution(c.prefix, true, now, out, 0);
       }
@@ -300,7 +305,7 @@ export class NhrpEngine {
         if (fresh) {
           out.push({ kind: 'map', proto: client, nbma, permanent: false });
           out.push({ kind: 'log', level: 'info', msg: `registration from ${client} at ${nbma}${nat ? ` (NAT, claims ${claimed})` : ''}, holdtime ${hold}s` });
-          this.updateMulticast(out);
+          this.updateMulticast(out, nbma, existing?.flags.registered && existing.nbma ? existing.nbma : undefined);
         }
       }
     } else {
@@ -600,7 +605,7 @@ export class NhrpEngine {
           out.push({ kind: 'route-del', prefix: dep.prefix, prefixLength: dep.prefixLength, nextHop: dep.nextHop });
         }
       }
-      if (e.flags.registered) this.updateMulticast(out);
+      if (e.flags.registered && e.nbma) this.updateMulticast(out, undefined, e.nbma);
     } else if (e.flags.router) {
       out.push({ kind: 'route-del', prefix: e.prefix, prefixLength: e.prefixLength, nextHop: e.nextHop });
     }
@@ -611,13 +616,30 @@ export class NhrpEngine {
     if (this.cache.get(target, 32)?.type === 'incomplete') this.cache.delete(target, 32);
   }
 
-  private updateMulticast(out: NhrpAction[]): void {
-    const set = new Set(this.cfg.multicastStatic);
-    if (this.cfg.multicastDynamic) for (const e of this.cache.all()) if (e.flags.registered && e.nbma) set.add(e.nbma);
-    const list = [...set].sort();
-    if (list.join() !== this.multicastList.join()) {
-      this.multicastList = list;
-      out.push({ kind: 'multicast', nbmas: list });
+  /**
+   * Keep the multicast list (static maps plus, with `map multicast dynamic`, every
+   * registered client) and announce a change once per batch of actions. The list is
+   * maintained incrementally: a hub takes thousands of registrations a second.
+   */
+  private updateMulticast(out: NhrpAction[], add?: string, remove?: string, force = false): void {
+    let changed = force;
+    if (this.cfg.multicastDynamic) {
+      if (add !== undefined && !this.dynamicMulticast.has(add)) {
+        this.dynamicMulticast.add(add);
+        changed = true;
+      }
+      if (remove !== undefined && this.dynamicMulticast.delete(remove)) changed = true;
+    }
+    if (!changed) return;
+    this.multicastList = undefined;
+    if (!out.some((a) => a.kind === 'multicast')) out.push({ kind: 'multicast' });
+  }
+
+  private *shortcuts(): Iterable<CacheEntry> {
+    for (const k of this.cache.routerKeys) {
+      const [p, l] = k.split('/');
+      const e = this.cache.get(p, Number(l));
+      if (e) yield e;
     }
   }
 

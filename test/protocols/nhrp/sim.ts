@@ -82,7 +82,7 @@ export class Sim {
         case 'send': this.queue.push({ from: n, to: a.nbma, bytes: a.bytes }); break;
         case 'map': n.maps.set(a.proto, a.nbma); break;
         case 'unmap': n.maps.delete(a.proto); break;
-        case 'multicast': n.multicast = a.nbmas; break;
+        case 'multicast': n.multicast = n.engine.multicastTargets(); break;
         case 'route-add': n.routes.push({ prefix: a.prefix, len: a.prefixLength, via: a.nextHop, source: 'nhrp' }); break;
         case 'route-del': {
           const i = n.routes.findIndex((r) => r.source === 'nhrp' && r.prefix === a.prefix && r.len === a.prefixLength && r.via === a.nextHop);
