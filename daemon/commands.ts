@@ -3,7 +3,7 @@ import type { Router } from './router.js';
 import type { TunnelRuntime } from './tunnel.js';
 import { CommandError, type CommandResult } from './control/commands.js';
 import {
-  showDmvpn, dmvpnData, showIpNhrp, nhrpData, showIpNhrpBrief, showIpNhrpNhs, nhsData, showIpNhrpTraffic, trafficData,
+  showDmvpn, showDmvpnDetail, dmvpnData, showIpNhrp, nhrpData, showIpNhrpBrief, showIpNhrpNhs, nhsData, showIpNhrpTraffic, trafficData,
   type TunnelView,
 } from './show/nhrp.js';
 import { showIpRoute, routeData } from './show/route.js';
@@ -23,6 +23,20 @@ function perTunnel(r: Router, text: (v: TunnelView, now: number) => string, data
 export function registerShowCommands(r: Router): void {
   const add = r.commands.add.bind(r.commands);
   add({ words: ['show', 'dmvpn'], help: 'DMVPN peers per tunnel', run: () => perTunnel(r, showDmvpn, dmvpnData) });
+  add({
+    words: ['show', 'dmvpn', 'detail'], help: 'DMVPN peers with their target networks',
+    run: () => {
+      const now = r.now();
+      const vs = views(r);
+      const detail = (t: TunnelRuntime) => ({
+        up: !t.cfg.shutdown, address: t.engineCfg.protocolAddress, source: t.engineCfg.nbmaAddress, protect: t.cfg.protection?.profile,
+      });
+      return {
+        text: vs.map(({ t, v }) => showDmvpnDetail(v, detail(t), now)).join('\n'),
+        data: vs.map(({ t, v }) => ({ ...dmvpnData(v, now), ...detail(t), nhs: nhsData(v, now) })),
+      };
+    },
+  });
   add({ words: ['show', 'ip', 'nhrp'], help: 'NHRP cache (detail)', run: () => perTunnel(r, showIpNhrp, (v, now) => nhrpData(v, now)) });
   add({ words: ['show', 'ip', 'nhrp', 'detail'], help: 'NHRP cache (detail)', run: () => perTunnel(r, showIpNhrp, (v, now) => nhrpData(v, now)) });
   add({

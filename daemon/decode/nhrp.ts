@@ -129,9 +129,26 @@ function info(p: NhrpPacket): string {
   }
 }
 
-export function nhrpLayer(bytes: Uint8Array, d: Dissection): void {
-  const r = new Reader(bytes, 'nhrp');
-  const p = parseNhrp(r);
+/**
+ * RFC 2332 section 5.2.7: an Error Indication carries the packet in error. When
+ * those bytes parse as NHRP they are shown as a nested packet (as Wireshark
+ * does); otherwise, or one level down, as bytes.
+ */
+function erroredPacketNode(b: Uint8Array, depth: number): Node {
+  if (depth === 0 && b.length > 0) {
+    try {
+      const r = new Reader(b, 'nhrp');
+      const p = parseNhrp(r);
+      return group('erroredPacket', `Packet in error: ${title(nhrpPacketTypeName(p.type))}`, nhrpTree(b, r, p, depth + 1));
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+    }
+  }
+  return bytesField('erroredPacket', 'Packet in error', b);
+}
+
+/** The fixed header, mandatory part and extensions of a parsed packet (`r` is left after it). */
+function nhrpTree(bytes: Uint8Array, r: Reader, p: NhrpPacket, depth: number): Node[] {
   // ar$pktsz at offset 10, ar$chksum at 12, ar$extoff at 14 (RFC 2332 section 5.1).
   const pktsz = (bytes[10] << 8) | bytes[11];
   const extoff = (bytes[14] << 8) | bytes[15];
@@ -163,7 +180,7 @@ export function nhrpLayer(bytes: Uint8Array, d: Dissection): void {
         jsonField('errorCodeName', errorCodeName(b.errorCode)),
         field('errorOffset', 'Error offset', b.errorOffset),
         ...addressing(b),
-        bytesField('erroredPacket', 'Packet in error', b.erroredPacket),
+        erroredPacketNode(b.erroredPacket, depth),
       );
       break;
     case 'traffic':
@@ -181,6 +198,13 @@ export function nhrpLayer(bytes: Uint8Array, d: Dissection): void {
   const children: Node[] = [group('header', 'Fixed header', fixed), group('mandatory', 'Mandatory part', mand)];
   if (p.extensions) children.push(list('extensions', 'Extensions', p.extensions.map(extensionNode)));
   if (r.remaining > 0) children.push(field('trailing', 'Bytes after ar$pktsz', r.remaining));
-  d.layers.push(group('nhrp', `Next Hop Resolution Protocol (${title(typeName)})`, children));
+  return children;
+}
+
+export function nhrpLayer(bytes: Uint8Array, d: Dissection): void {
+  const r = new Reader(bytes, 'nhrp');
+  const p = parseNhrp(r);
+  const children = nhrpTree(bytes, r, p, 0);
+  d.layers.push(group('nhrp', `Next Hop Resolution Protocol (${title(nhrpPacketTypeName(p.type))})`, children));
   d.dmvpnProtocol('NHRP', info(p));
 }

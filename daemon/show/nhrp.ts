@@ -223,3 +223,34 @@ export function showIpNhrpTraffic(t: TunnelView): string {
   for (const [k, v] of drops.sort()) out.push(`         ${v} ${k}`);
   return out.join('\n') + '\n';
 }
+
+export interface TunnelDetail {
+  readonly up: boolean;
+  readonly address: string;
+  readonly source: string;
+  readonly protect?: string;
+}
+
+/** show dmvpn detail: the interface block, then one line per NHRP entry with its target network. */
+export function showDmvpnDetail(t: TunnelView, d: TunnelDetail, now: number): string {
+  const data = dmvpnData(t, now);
+  const state = d.up ? 'up/up' : 'down/down';
+  const lines = [DMVPN_LEGEND, '', `Interface ${t.ifname} is ${state}, Addr. is ${d.address}, VRF "" `,
+    `   Tunnel Src./Dest. addr: ${d.source}/Multipoint, Tunnel VRF ""`,
+    `   Protocol/Transport: "multi-GRE/IP"${d.protect ? `, Protect "${d.protect}" ` : ''}`,
+    '   Interface State Control: Disabled',
+    '   nhrp event-publisher : Disabled',
+    `Type:${data.type}, Total NBMA Peers (v4/v6): ${data.peers.length}`, '',
+    '# Ent  Peer NBMA Addr Peer Tunnel Add State  UpDn Tm Attrb    Target Network',
+    '----- --------------- --------------- ----- -------- ----- -----------------'];
+  for (const p of data.peers) {
+    const first = `${p.tunnel}/32`;
+    lines.push(`${lpad(p.entries, 5)} ${rpad(p.nbma, 15)} ${lpad(p.tunnel, 15)} ${lpad(p.state, 5)} ${lpad(p.upDown, 8)} ${lpad(p.attributes, 5)} ${lpad(first, 17)}`);
+    for (const x of p.targets) lines.push(`${lpad('', 5)} ${rpad('', 15)} ${lpad(p.tunnel, 15)} ${lpad(p.state, 5)} ${lpad(p.upDown, 8)} ${lpad(x.attributes, 5)} ${lpad(x.network, 17)}`);
+  }
+  lines.push('');
+  for (const n of t.engine.nhs()) {
+    lines.push(`   NHS ${n.proto} ${nhsStatusLetter(n.client.state)} NBMA ${n.nbma}`);
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labSim } from '../../protocols/nhrp/sim.js';
-import { showDmvpn, showIpNhrpBrief, showIpNhrp, showIpNhrpNhs, showIpNhrpTraffic, dmvpnData, nhrpData } from '../../../daemon/show/nhrp.js';
+import { showDmvpn, showDmvpnDetail, showIpNhrpBrief, showIpNhrp, showIpNhrpNhs, showIpNhrpTraffic, dmvpnData, nhrpData } from '../../../daemon/show/nhrp.js';
 import { needsSeed, seedBlock } from '../../support/vectors.js';
 
 /** The reference lab's hub, with the spokes registered at the times its show output implies. */
@@ -73,4 +73,17 @@ test('spoke views: NHS status, Phase 3 shortcut entry, traffic counters', () => 
   assert.match(traffic, /Sent: Total \d+/);
   assert.match(traffic, /1 Resolution Request/);
   assert.match(traffic, /1 Traffic Indication/);
+});
+
+test('show dmvpn detail lists each entry with its target network', () => {
+  const sim = labSim();
+  sim.start();
+  sim.trace('spoke2', '10.0.0.12', '192.168.1.1');
+  const s2 = sim.nodes.get('spoke2')!;
+  const text = showDmvpnDetail({ engine: s2.engine, ifname: 'Tunnel0', since: sim.now }, { up: true, address: '10.0.0.12', source: '203.0.113.12' }, sim.now);
+  assert.match(text, /^Interface Tunnel0 is up\/up, Addr\. is 10\.0\.0\.12, VRF "" $/m);
+  assert.match(text, /^ {3}Tunnel Src\.\/Dest\. addr: 203\.0\.113\.12\/Multipoint, Tunnel VRF ""$/m);
+  assert.match(text, /^Type:Spoke, Total NBMA Peers \(v4\/v6\): 2$/m);
+  assert.match(text, /^ {4}2 203\.0\.113\.11 {10}10\.0\.0\.11 {4}UP 00:00:00 {5}D {6}10\.0\.0\.11\/32$/m);
+  assert.match(text, /^ {28}10\.0\.0\.11 {4}UP 00:00:00 {3}DT1 {4}192\.168\.1\.0\/24$/m);
 });
