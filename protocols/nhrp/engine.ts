@@ -124,6 +124,8 @@ export class NhrpEngine {
   /** Clean shutdown: purge our registrations at each NHS (RFC 2332 section 5.2.5). */
   stop(now: number): NhrpAction[] {
     const out: NhrpAction[] = [];
+    // Peers that resolved us directly hold our bindings: purge them there too.
+    out.push(...this.purgePeers(now));
     for (const n of this.nhsClients) this.stepNhs(n, { kind: 'stop' }, now, out);
     this.started = false;
     return out;
@@ -581,7 +583,8 @@ export class NhrpEngine {
   purgePeers(now: number): NhrpAction[] {
     const out: NhrpAction[] = [];
     void now;
-    const peers = new Set(this.cache.all().filter((e) => e.type === 'dynamic' && e.nbma && e.flags.implicit).map((e) => e.nbma as string));
+    const nhs = new Set(this.nhsClients.map((n) => n.nbma));
+    const peers = new Set(this.cache.all().filter((e) => e.type === 'dynamic' && e.nbma && (e.flags.implicit || e.flags.nhop) && !nhs.has(e.nbma)).map((e) => e.nbma as string));
     for (const nbma of peers) {
       const p = makePurgeRequest({
         ...this.sender(), requestId: this.nextRequestId(), dstProto: this.cfg.protocolAddress, noReply: true,

@@ -233,3 +233,17 @@ test('engine: clear ip nhrp forgets dynamic entries and their routes, keeps stat
   sim.advance(151_000);
   assert.equal(hub.engine.cache.size, 3, 'the spokes registered again on their next refresh');
 });
+
+test('engine: a spoke that stops purges its bindings at the spokes that resolved it', () => {
+  const sim = labSim();
+  sim.start();
+  sim.trace('spoke2', '10.0.0.12', '192.168.1.1');
+  const s2 = sim.nodes.get('spoke2')!;
+  assert.ok(s2.routes.some((r) => r.source === 'nhrp' && r.via === '10.0.0.11'));
+  const s1 = sim.nodes.get('spoke1')!;
+  sim.apply(s1, s1.engine.stop(sim.now));
+  sim.flush();
+  assert.ok(!s2.routes.some((r) => r.source === 'nhrp'), 'the shortcut via spoke1 is gone at once');
+  assert.ok(!s2.maps.has('10.0.0.11'));
+  assert.equal(sim.nodes.get('hub')!.engine.cache.get('10.0.0.11'), undefined);
+});
