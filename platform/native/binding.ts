@@ -28,6 +28,7 @@ export interface RawConfig {
   redirect?: boolean;
   hairpinDirect?: boolean;
   reportMulticast?: boolean;
+  handUpProtocol?: number;
   fallbackNbma?: number;
   missIntervalMs?: number;
   redirectIntervalMs?: number;
@@ -44,6 +45,7 @@ export interface RawResolvedConfig {
   readonly redirect: boolean;
   readonly hairpinDirect: boolean;
   readonly reportMulticast: boolean;
+  readonly handUpProtocol: number;
   readonly fallbackNbma: number;
   readonly missIntervalMs: number;
   readonly redirectIntervalMs: number;

@@ -80,6 +80,8 @@ export interface DataplaneConfig {
   readonly hairpin?: 'kernel' | 'direct';
   /** Also hand multicast packets read from the TUN up as events. */
   readonly reportMulticast?: boolean;
+  /** Inner IPv4 protocol handed up (as a 'gre' event with protocolType 0x0800) instead of written to the TUN; 0 = none. */
+  readonly handUpProtocol?: number;
   /** Where misses go while NHRP resolves (usually the NHS); null = drop them. */
   readonly fallbackNbma?: string | null;
   /** At most one miss event per next hop per interval (default 1000 ms; 0 = every packet). */
@@ -101,6 +103,7 @@ export interface ResolvedDataplaneConfig {
   readonly redirect: boolean;
   readonly hairpin: 'kernel' | 'direct';
   readonly reportMulticast: boolean;
+  readonly handUpProtocol: number;
   readonly fallbackNbma: string | null;
   readonly missIntervalMs: number;
   readonly redirectIntervalMs: number;
@@ -205,6 +208,7 @@ function toRawConfig(c: DataplaneConfigUpdate): RawConfig {
   if (c.redirect !== undefined) raw.redirect = c.redirect;
   if (c.hairpin !== undefined) raw.hairpinDirect = c.hairpin === 'direct';
   if (c.reportMulticast !== undefined) raw.reportMulticast = c.reportMulticast;
+  if (c.handUpProtocol !== undefined) raw.handUpProtocol = c.handUpProtocol;
   if (c.fallbackNbma !== undefined) raw.fallbackNbma = c.fallbackNbma === null ? 0 : addr(c.fallbackNbma, 'fallbackNbma');
   if (c.missIntervalMs !== undefined) raw.missIntervalMs = c.missIntervalMs;
   if (c.redirectIntervalMs !== undefined) raw.redirectIntervalMs = c.redirectIntervalMs;
@@ -223,6 +227,7 @@ function fromRawConfig(r: RawResolvedConfig): ResolvedDataplaneConfig {
     redirect: r.redirect,
     hairpin: r.hairpinDirect ? 'direct' : 'kernel',
     reportMulticast: r.reportMulticast,
+    handUpProtocol: r.handUpProtocol,
     fallbackNbma: r.fallbackNbma === 0 ? null : u32ToIpv4(r.fallbackNbma),
     missIntervalMs: r.missIntervalMs,
     redirectIntervalMs: r.redirectIntervalMs,

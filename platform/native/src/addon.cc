@@ -119,6 +119,11 @@ bool parseConfig(napi_env env, napi_value obj, Config* c) {
   }
   if (!prop(env, obj, "reportMulticast", &v, &has)) return false;
   if (has && !toBool(env, v, "config.reportMulticast", &c->reportMulticast)) return false;
+  if (!prop(env, obj, "handUpProtocol", &v, &has)) return false;
+  if (has) {
+    if (!toUint(env, v, "config.handUpProtocol", 0, 255, &u)) return false;
+    c->handUpProtocol = static_cast<uint8_t>(u);
+  }
   if (!prop(env, obj, "fallbackNbma", &v, &has)) return false;
   if (has && !toU32(env, v, "config.fallbackNbma", &c->fallbackNbma)) return false;
   if (!prop(env, obj, "missIntervalMs", &v, &has)) return false;
@@ -174,6 +179,7 @@ napi_value configToJs(napi_env env, const Config& c) {
   napi_set_named_property(env, o, "hairpinDirect", boolean(env, c.hairpin == Hairpin::Direct));
   napi_set_named_property(env, o, "reportMulticast", boolean(env, c.reportMulticast));
   napi_set_named_property(env, o, "fallbackNbma", u32(env, c.fallbackNbma));
+  napi_set_named_property(env, o, "handUpProtocol", u32(env, c.handUpProtocol));
   napi_set_named_property(env, o, "missIntervalMs", num(env, static_cast<double>(c.missIntervalNs / 1000000ull)));
   napi_set_named_property(env, o, "redirectIntervalMs",
                           num(env, static_cast<double>(c.redirectIntervalNs / 1000000ull)));

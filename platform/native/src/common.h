@@ -94,6 +94,9 @@ struct Config {
   bool redirect = false;  // report hairpin packets (NHRP redirect on a hub)
   Hairpin hairpin = Hairpin::Kernel;
   bool reportMulticast = false;
+  // Inner IPv4 protocol decapsulated packets of which go up to JavaScript instead of
+  // the TUN (EIGRP, 88, runs in the control plane), 0 = none.
+  uint8_t handUpProtocol = 0;
   uint32_t fallbackNbma = 0;  // 0 = drop misses
   uint64_t missIntervalNs = 1000000000ull;
   uint64_t redirectIntervalNs = 1000000000ull;

@@ -101,6 +101,20 @@ void Dataplane::decapsulate(const Config& cfg, uint8_t* p, size_t len, int msgFl
     return;
   }
   innerLen = ip.totalLength;
+  if (cfg.handUpProtocol != 0 && ip.protocol == cfg.handUpProtocol) {
+    // A routing protocol speaking over the tunnel (EIGRP): the control plane's.
+    counters.add(C_controlPackets);
+    Event e(EventKind::Gre);
+    e.a = srcNbma;
+    e.b = dstNbma;
+    e.protocolType = ETH_P_IPV4;
+    e.greFlags = g.flags;
+    e.keyPresent = g.keyPresent;
+    e.key = g.key;
+    e.data.assign(inner, inner + innerLen);
+    pending_.push_back(std::move(e));
+    return;
+  }
   if (cfg.mssClamp && ip.protocol == 6 && clampMss(inner, ip, cfg.mssClamp)) counters.add(C_mssClamped);
 
   if ((cfg.redirect || cfg.hairpin == Hairpin::Direct) && !isMulticastOrBroadcast(ip.dst)) {
