@@ -13,7 +13,8 @@
         "src/packet.cc",
         "src/table.cc",
         "src/sys.cc",
-        "src/bench.cc"
+        "src/bench.cc",
+        "src/rawsock.cc"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-pthread"],

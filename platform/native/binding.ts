@@ -13,6 +13,10 @@ import { fileURLToPath } from 'node:url';
 export interface NativeHandle {
   readonly __brand: 'dmvpn-dataplane';
 }
+/** Opaque handle to a raw IP socket (rawsock.cc). */
+export interface NativeRawHandle {
+  readonly __brand: 'dmvpn-raw';
+}
 /** Opaque handle to a benchmark flood thread. */
 export interface NativeFloodHandle {
   readonly __brand: 'dmvpn-flood';
@@ -121,13 +125,16 @@ export interface NativeBinding {
   benchFloodJoin(f: NativeFloodHandle): number;
   benchBaseline(tunFd: number, greFd: number, nbma: number, durationMs: number): number;
   benchResolve(h: NativeHandle, dsts: Uint32Array, rounds: number): number;
+  rawOpen(protocol: number, device: string, groups: readonly string[], ttl: number, onPacket: (datagram: Uint8Array, from: string) => void): NativeRawHandle;
+  rawSend(h: NativeRawHandle, dst: number, payload: Uint8Array): boolean;
+  rawClose(h: NativeRawHandle): void;
 }
 
 const FUNCTIONS: readonly (keyof NativeBinding)[] = [
   'version', 'openTun', 'openGreSocket', 'closeFd', 'create', 'start', 'close', 'ref', 'configure', 'getConfig',
   'peerSet', 'peerDelete', 'peerClear', 'peerDump', 'routeSet', 'routeDelete', 'routeClear', 'routeDump', 'lookup',
   'sendGre', 'sendRaw', 'writeTun', 'sendInner', 'stats', 'counterNames',
-  'benchFloodStart', 'benchFloodJoin', 'benchBaseline', 'benchResolve',
+  'benchFloodStart', 'benchFloodJoin', 'benchBaseline', 'benchResolve', 'rawOpen', 'rawSend', 'rawClose',
 ];
 
 /** The addon is missing or is not the one this facade was written for. */

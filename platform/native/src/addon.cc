@@ -382,6 +382,7 @@ napi_value GetConfig(napi_env env, napi_callback_info info) {
 
 napi_value tablesInit(napi_env env, napi_value exports);  // ops.cc
 napi_value ioInit(napi_env env, napi_value exports);      // ops.cc
+napi_value rawInit(napi_env env, napi_value exports);     // rawsock.cc
 
 void defineFunction(napi_env env, napi_value exports, const char* name, napi_callback cb) {
   napi_value fn;
@@ -404,6 +405,7 @@ napi_value Init(napi_env env, napi_value exports) {
   defineFunction(env, exports, "getConfig", GetConfig);
   tablesInit(env, exports);
   ioInit(env, exports);
+  rawInit(env, exports);
   benchInit(env, exports);
   return exports;
 }
