@@ -9,6 +9,8 @@ import {
 import { showIpRoute, routeData } from './show/route.js';
 import { renderRunningConfig } from './config/render.js';
 import { VERSION } from './version.js';
+import type { EigrpRuntime } from './eigrp.js';
+import { renderNeighbors, renderTopology, renderInterfaces, renderTraffic } from '../protocols/eigrp/show.js';
 
 function views(r: Router): { t: TunnelRuntime; v: TunnelView }[] {
   return r.tunnels.map((t) => ({ t, v: { engine: t.engine, ifname: t.name, since: t.since } }));
@@ -68,6 +70,36 @@ export function registerShowCommands(r: Router): void {
         '  peers:', ...d.peers.map((p) => `    ${p.overlay.padEnd(16)} ${p.nbma.padEnd(16)} tx ${p.txPackets} pkts ${p.txBytes} bytes`)].join('\n')).join('\n');
       return { text: text + '\n', data };
     },
+  });
+  const eigrpShow = (words: string[], help: string, args: { min: number; max: number; help: string } | undefined,
+    run: (e: EigrpRuntime, now: number, args: readonly string[]) => { text: string; data: unknown }) =>
+    add({
+      words, help, args,
+      run: (a) => {
+        const now = r.now();
+        const out = r.eigrp.map((e) => run(e, now, a));
+        return { text: out.map((o) => o.text).join('\n'), data: out.map((o, i) => ({ as: r.eigrp[i].as, ...((o.data ?? {}) as object) })) };
+      },
+    });
+  const detailArg = (a: readonly string[], word: string): boolean => {
+    if (a.length && !word.startsWith(a[0].toLowerCase())) throw new CommandError('bad-argument', `% Invalid input "${a[0]}": expected "${word}"`);
+    return a.length > 0;
+  };
+  eigrpShow(['show', 'ip', 'eigrp', 'neighbors'], 'EIGRP neighbours', { min: 0, max: 1, help: 'an optional "detail"' }, (e, now, a) => {
+    const list = e.engine.showNeighbors(now);
+    return { text: renderNeighbors(e.as, list, detailArg(a, 'detail')), data: { neighbors: list } };
+  });
+  eigrpShow(['show', 'ip', 'eigrp', 'topology'], 'EIGRP topology table', { min: 0, max: 1, help: 'an optional "all-links"' }, (e, _now, a) => {
+    const list = e.engine.showTopology({ allLinks: detailArg(a, 'all-links') });
+    return { text: renderTopology(e.as, e.cfg.routerId, list), data: { routerId: e.cfg.routerId, topology: list } };
+  });
+  eigrpShow(['show', 'ip', 'eigrp', 'interfaces'], 'EIGRP interfaces', { min: 0, max: 1, help: 'an optional "detail"' }, (e, _now, a) => {
+    const list = e.engine.showInterfaces();
+    return { text: renderInterfaces(e.as, list, detailArg(a, 'detail')), data: { interfaces: list } };
+  });
+  eigrpShow(['show', 'ip', 'eigrp', 'traffic'], 'EIGRP packet counters', undefined, (e) => {
+    const t = e.engine.showTraffic();
+    return { text: renderTraffic(t), data: { traffic: t, sendFailures: e.sendFailures } };
   });
   add({ words: ['show', 'version'], help: 'daemon version', run: () => ({ text: `dmvpnd ${VERSION}, uptime ${Math.round((r.now() - r.started) / 1000)} s\n`, data: { version: VERSION, uptimeMs: r.now() - r.started } }) });
 }

@@ -11,6 +11,7 @@ import type { NhrpConfig as EngineConfig } from '../protocols/nhrp/engine-types.
 import type { ConfigModel, TunnelInterfaceConfig, LinuxInterfaceConfig } from './config/model.js';
 import { Rib, ADMIN_DISTANCE, type RibRoute, type RouteSource } from './rib.js';
 import { TunnelRuntime, writeSysctl } from './tunnel.js';
+import { EigrpRuntime, eigrpConfig } from './eigrp.js';
 import { CommandTable } from './control/commands.js';
 import { registerShowCommands } from './commands.js';
 import type { Logger } from './log.js';
@@ -26,6 +27,7 @@ const KERNEL_PROTOCOL: Readonly<Record<RouteSource, number>> = {
 export class Router {
   readonly rib = new Rib();
   readonly tunnels: TunnelRuntime[] = [];
+  readonly eigrp: EigrpRuntime[] = [];
   readonly commands = new CommandTable();
   readonly started = Date.now();
   private kernelQueue: Promise<void> = Promise.resolve();
@@ -47,7 +49,13 @@ export class Router {
   async start(): Promise<void> {
     writeSysctl('net/ipv4/ip_forward', '1', this.log);
     for (const i of this.model.interfaces) if (i.kind === 'linux') await this.applyLinuxInterface(i);
-    for (const i of this.model.interfaces) if (i.kind === 'tunnel') await this.startTunnel(i);
+    for (const i of this.model.interfaces) if (i.kind === 'tunnel') await this.createTunnel(i);
+    for (const p of this.model.eigrp) {
+      const e = new EigrpRuntime(p, eigrpConfig(this.model, p), this.model, { rib: this.rib, log: this.log, now: () => this.now(), tunnels: this.tunnels });
+      e.prepare();
+      this.eigrp.push(e);
+    }
+    for (const t of this.tunnels) await this.startTunnel(t);
     for (const r of this.model.staticRoutes) {
       const dev = r.interface ?? (r.nextHop ? this.devFor(r.nextHop) : undefined);
       if (!dev) {
@@ -56,9 +64,13 @@ export class Router {
       }
       this.rib.add({ prefix: r.prefix, prefixLength: r.prefixLength, source: 'static', nextHop: r.nextHop, dev, distance: r.distance, metric: 0, since: this.now() });
     }
+    for (const e of this.eigrp) e.start();
   }
 
   async stop(): Promise<void> {
+    // Goodbyes first, while the tunnels can still carry them.
+    for (const e of this.eigrp) e.stop();
+    if (this.eigrp.length) await new Promise((r) => setTimeout(r, 50));
     for (const t of this.tunnels) await t.stop();
     for (const r of this.rib.table()) {
       if (r.source === 'connected' || this.tunnels.some((t) => t.name === r.dev)) continue;
@@ -78,11 +90,13 @@ export class Router {
     await this.rtnl.setLinkUp(i.name, !i.shutdown).catch((e: Error) => this.log.warn({ interface: i.name }, e.message));
   }
 
-  private async startTunnel(c: TunnelInterfaceConfig): Promise<void> {
+  private async createTunnel(c: TunnelInterfaceConfig): Promise<void> {
     const nbma = await this.tunnelSourceAddress(c);
-    const engineCfg = engineConfig(c, nbma);
-    const t = new TunnelRuntime(c, engineCfg, { rtnl: this.rtnl, rib: this.rib, log: this.log, now: () => this.now() });
-    this.tunnels.push(t);
+    this.tunnels.push(new TunnelRuntime(c, engineConfig(c, nbma), { rtnl: this.rtnl, rib: this.rib, log: this.log, now: () => this.now() }));
+  }
+
+  private async startTunnel(t: TunnelRuntime): Promise<void> {
+    const c = t.cfg;
     await t.start();
     this.rib.add({ prefix: c.address!.address, prefixLength: c.address!.prefixLength, source: 'connected', dev: c.name, distance: 0, metric: 0, since: this.now() });
   }

@@ -34,6 +34,10 @@ export class TunnelRuntime {
   private lastTx = new Map<string, number>();
   private stopped = false;
   readonly ignored: Record<string, number> = {};
+  /** A routing protocol on the tunnel (EIGRP) gets its inner packets here: (source address, IP datagram). */
+  onInner: ((src: string, datagram: Uint8Array) => void) | undefined;
+  /** IP protocol handed up instead of delivered to the kernel (0 = none); set before start(). */
+  handUpProtocol = 0;
 
   constructor(
     readonly cfg: TunnelInterfaceConfig,
@@ -86,6 +90,7 @@ export class TunnelRuntime {
         redirect: this.engineCfg.redirect,
         hairpin: 'kernel',
         fallbackNbma: nhsNbma,
+        handUpProtocol: this.handUpProtocol,
       },
       onEvent: (ev) => this.onEvent(ev),
     });
@@ -117,6 +122,11 @@ export class TunnelRuntime {
     this.dataplane = undefined;
   }
 
+  /** Send an IP datagram into the overlay (multicast is replicated to the NHRP multicast list). */
+  sendInner(datagram: Uint8Array): number {
+    return this.dataplane?.sendInner(datagram) ?? 0;
+  }
+
   stats(): DataplaneStats | undefined {
     return this.dataplane?.stats();
   }
@@ -138,6 +148,10 @@ export class TunnelRuntime {
     switch (ev.kind) {
       case 'gre':
         if (ev.protocolType === GreProto.NHRP) this.run(this.engine.receive(ev.payload, ev.srcNbma, now));
+        else if (ev.protocolType === GreProto.IPV4 && this.onInner && ev.payload.length >= 20) {
+          const p = ev.payload;
+          this.onInner(`${p[12]}.${p[13]}.${p[14]}.${p[15]}`, p);
+        }
         else this.ignored[`gre 0x${ev.protocolType.toString(16)}`] = (this.ignored[`gre 0x${ev.protocolType.toString(16)}`] ?? 0) + 1;
         break;
       case 'miss':

@@ -27,12 +27,13 @@ interface Options {
   readonly brief: boolean;
 }
 
-function parseArgs(args: readonly string[]): Options | string {
+function parseArgs(args: readonly string[]): Options | 'help' | string {
   let file: string | undefined;
   let json = false;
   let all = false;
   let brief = false;
   for (const a of args) {
+    if (a === '--help' || a === '-h') return 'help';
     if (a === '--json') json = true;
     else if (a === '--all') all = true;
     else if (a === '--brief') brief = true;
@@ -78,6 +79,10 @@ class Out {
 
 export async function decodeCommand(args: string[]): Promise<number> {
   const opts = parseArgs(args);
+  if (opts === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
   if (typeof opts === 'string') {
     console.error(`dmvpnctl decode: ${opts}`);
     console.error(USAGE);

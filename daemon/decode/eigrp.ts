@@ -110,7 +110,8 @@ function tlvFields(t: EigrpTlv): Node[] {
 function tlvNode(t: EigrpTlv): Node {
   const type = tlvType(t);
   const name = eigrpTlvName(type);
-  return group('tlv', name, [field('type', 'Type', type, `${hex16(type)} (${name})`), jsonField('typeName', name), ...tlvFields(t)]);
+  const dests = t.kind === 'classicRoute' || t.kind === 'wideRoute' ? ` ${t.destinations.map((x) => `${x.prefix}/${x.prefixLength}`).join(' ')}` : '';
+  return group('tlv', `${name}${dests}`, [field('type', 'Type', type, `${hex16(type)} (${name})`), jsonField('typeName', name), ...tlvFields(t)]);
 }
 
 function info(p: EigrpPacket): string {

@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, ROOT, ROUTERS, type RouterName } from './topology.js';
+import { Lab, ROOT, ROUTERS, routerIndex, type RouterName } from './topology.js';
 
 const UP_PREFIX = 'dmvpn-lab';
 const UP_DIR = '/run/dmvpn-lab';
@@ -23,6 +23,12 @@ async function waitRegistered(lab: Lab): Promise<void> {
     const d = lab.ctlJson<{ peers: { state: string }[] }[]>('hub', ['show', 'dmvpn']);
     return !!d && d[0]?.peers.filter((p) => p.state === 'UP').length === 3;
   });
+  // EIGRP: every router learns every other LAN.
+  await lab.waitFor('EIGRP routes to every LAN on every router', () => ROUTERS.every((r) => {
+    const routes = lab.ctlJson<{ code: string; prefix: string }[]>(r, ['show', 'ip', 'route']) ?? [];
+    const learned = new Set(routes.filter((x) => x.code === 'D').map((x) => x.prefix));
+    return [0, 1, 2, 3].filter((i) => i !== routerIndex(r)).every((i) => learned.has(`192.168.${i}.0`));
+  }));
 }
 
 function down(): void {
@@ -101,6 +107,8 @@ async function demo(): Promise<number> {
     step('hub# show dmvpn', lab.ctl('hub', ['show', 'dmvpn']).stdout);
     step('hub# show ip nhrp brief', lab.ctl('hub', ['show', 'ip', 'nhrp', 'brief']).stdout);
     step('spoke2# show ip nhrp nhs', lab.ctl('spoke2', ['show', 'ip', 'nhrp', 'nhs']).stdout);
+    step('hub# show ip eigrp neighbors', lab.ctl('hub', ['show', 'ip', 'eigrp', 'neighbors']).stdout);
+    step('spoke2# show ip route', lab.ctl('spoke2', ['show', 'ip', 'route']).stdout);
     step('spoke2# traceroute 192.168.1.1', lab.exec('spoke2', tr, { check: false, timeoutMs: 40_000 }).stdout);
     await lab.waitFor('the shortcut on spoke2', () => lab.ctl('spoke2', ['show', 'ip', 'route']).stdout.includes('H     192.168.1.0'), 10_000);
     step('spoke2# traceroute 192.168.1.1', lab.exec('spoke2', tr, { check: false, timeoutMs: 40_000 }).stdout);

@@ -27,7 +27,7 @@ export function tunnelOf(r: RouterName): string {
   return r === 'hub' ? '10.0.0.1' : `10.0.0.1${routerIndex(r)}`;
 }
 
-/** The lab configuration of a router: the reference lab's commands, IPsec and EIGRP aside. */
+/** The lab configuration of a router: the reference lab's commands (IPsec aside, and the split-horizon typo corrected). */
 export function labConfig(r: RouterName): string {
   const i = routerIndex(r);
   const common = [
@@ -55,9 +55,11 @@ export function labConfig(r: RouterName): string {
       ' ip tcp adjust-mss 1360',
       ' ip nhrp holdtime 450',
       ' ip nhrp redirect',
+      ' no ip split-horizon eigrp 1',
       '!',
-      '! Static stand-ins for EIGRP: each spoke LAN via that spoke',
-      ...[1, 2, 3].map((s) => `ip route 192.168.${s}.0 255.255.255.0 10.0.0.1${s}`),
+      'router eigrp 1',
+      ' network 192.168.0.0 0.0.0.255',
+      ' network 10.0.0.0 0.0.0.255',
       '',
     ].join('\n');
   }
@@ -79,8 +81,9 @@ export function labConfig(r: RouterName): string {
     ' tunnel source eth0',
     ' tunnel mode gre multipoint',
     '!',
-    '! Static stand-in for EIGRP: every LAN via the hub',
-    'ip route 192.168.0.0 255.255.0.0 10.0.0.1',
+    'router eigrp 1',
+    ` network 192.168.${i}.0 0.0.0.255`,
+    ' network 10.0.0.0 0.0.0.255',
     '',
   ].join('\n');
 }

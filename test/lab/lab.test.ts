@@ -17,7 +17,7 @@ function hops(out: string): string[] {
   return out.split('\n').filter((l) => /^\s*\d+\s/.test(l)).map((l) => (l.match(/\d+\.\d+\.\d+\.\d+/) ?? ['*'])[0]);
 }
 
-test('lab: hub and three spokes register, Phase 3 builds the spoke-to-spoke shortcut', { ...opts, timeout: 120_000 }, async () => {
+test('lab: hub and three spokes register, EIGRP carries the LANs, Phase 3 builds the spoke-to-spoke shortcut', { ...opts, timeout: 240_000 }, async () => {
   const lab = new Lab(`dt${process.pid % 100000}`);
   try {
     lab.build();
@@ -29,7 +29,16 @@ test('lab: hub and three spokes register, Phase 3 builds the spoke-to-spoke shor
       await lab.waitFor('three spokes UP at the hub', () => {
         const d = lab.ctlJson<{ type: string; peers: { nbma: string; tunnel: string; state: string; attributes: string }[] }[]>('hub', ['show', 'dmvpn']);
         return d?.[0]?.peers.filter((p) => p.state === 'UP' && p.attributes === 'D').length === 3;
-      });
+      }, 60_000);
+      // EIGRP AS 1 over the tunnel, as the reference lab configures it: every router learns every LAN.
+      await lab.waitFor('EIGRP routes to every LAN', () => (['hub', 'spoke1', 'spoke2', 'spoke3'] as RouterName[]).every((r, idx) => {
+        const routes = lab.ctlJson<{ code: string; prefix: string; nextHop: string | null }[]>(r, ['show', 'ip', 'route']) ?? [];
+        const d = new Set(routes.filter((x) => x.code === 'D').map((x) => x.prefix));
+        return [0, 1, 2, 3].filter((i) => i !== idx).every((i) => d.has(`192.168.${i}.0`));
+      }), 30_000);
+      const nbrs = lab.ctlJson<{ neighbors: { address: string }[] }[]>('hub', ['show', 'ip', 'eigrp', 'neighbors'])!;
+      assert.deepEqual(nbrs[0].neighbors.map((n) => n.address).sort(), ['10.0.0.11', '10.0.0.12', '10.0.0.13']);
+      assert.match(lab.ctl('spoke2', ['show', 'ip', 'route']).stdout, /^D {5}192\.168\.1\.0\/24 \[90\/\d+\] via 10\.0\.0\.1, [0-9:]{8}, Tunnel0$/m);
       const dm = lab.ctlJson<{ type: string; peers: { nbma: string; tunnel: string }[] }[]>('hub', ['show', 'dmvpn'])!;
       assert.equal(dm[0].type, 'Hub');
       assert.deepEqual(dm[0].peers.map((p) => [p.nbma, p.tunnel]), [['203.0.113.11', '10.0.0.11'], ['203.0.113.12', '10.0.0.12'], ['203.0.113.13', '10.0.0.13']]);
@@ -63,6 +72,9 @@ test('lab: hub and three spokes register, Phase 3 builds the spoke-to-spoke shor
         const d = lab.ctlJson<{ peers: { tunnel: string }[] }[]>('hub', ['show', 'dmvpn']);
         return !!d && !d[0].peers.some((p) => p.tunnel === '10.0.0.13');
       }, 10_000);
+    } catch (e) {
+      for (const r of ['hub', 'spoke1', 'spoke2', 'spoke3'] as RouterName[]) console.error(`--- ${r} log ---\n${lab.log(r).split('\n').slice(-25).join('\n')}`);
+      throw e;
     } finally {
       dump.kill('SIGINT');
       await new Promise((r) => setTimeout(r, 300));
