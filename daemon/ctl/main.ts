@@ -7,7 +7,8 @@ import { VERSION } from '../version.js';
 const USAGE = `usage: dmvpnctl <command> [options]
   show WORDS… [--json]   ask the running daemon, e.g. show dmvpn, show ip nhrp brief, show ip route
                          (--socket PATH or $DMVPN_SOCKET to pick the daemon)
-  decode FILE [--json]   print the DMVPN packets (GRE, NHRP, EIGRP, IKEv2, ESP) of a pcap/pcapng file
+  decode FILE [--json] [--all] [--brief]
+                         print the DMVPN packets (GRE, NHRP, EIGRP, IKEv2, ESP) of a pcap/pcapng file
   version                print the version`;
 
 export async function main(argv: string[]): Promise<number> {

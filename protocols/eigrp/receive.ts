@@ -205,7 +205,10 @@ function onReliable(s: EngineState, iface: IfaceState, src: string, pkt: EigrpPa
       n.ackOwed = true;
       return drop(s, 'duplicate sequence', `seq ${h.sequence} from ${src}`);
     }
-    if (n.state !== 'up' && !isInit) return drop(s, 'neighbor not up', `seq ${h.sequence} from ${src}`);
+    // A peer whose INIT we have already taken may follow it at once with its table,
+    // before our own INIT is acknowledged (FRR eigrpd does, and does not resend it):
+    // accept that; anything earlier waits for the handshake.
+    if (n.state !== 'up' && !isInit && !n.initReceived) return drop(s, 'neighbor not up', `seq ${h.sequence} from ${src}`);
     n.lastRecvSeq = h.sequence;
     n.ackOwed = true;
   } else if (n.state !== 'up') {

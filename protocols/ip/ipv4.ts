@@ -50,7 +50,7 @@ export interface Ipv4Header {
   /** Total length of header and payload in octets (as on the wire). */
   readonly totalLength: number;
   readonly id: number;
-  /** The three flag bits: 0x4 = DF, 0x2 = MF (RFC 791). */
+  /** The three flag bits (RFC 791): 0x4 reserved, 0x2 = DF, 0x1 = MF. */
   readonly flags: number;
   readonly fragmentOffset: number;
   readonly ttl: number;

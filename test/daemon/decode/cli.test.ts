@@ -171,6 +171,9 @@ test('dmvpnctl decode: bad usage exits 2 with the usage text', () => {
     assert.match(r.stderr, /usage: dmvpnctl decode FILE \[--json\] \[--all\] \[--brief\]/);
     assert.equal(r.stdout, '');
   }
+  const help = dmvpnctl('decode', '--help');
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /^usage: dmvpnctl decode FILE/);
 });
 
 test('dmvpnctl decode: a real Cisco capture', needsVectors, () => {

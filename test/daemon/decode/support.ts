@@ -34,3 +34,14 @@ export function protocolCounts(ps: readonly DecodedPacket[]): Record<string, num
   for (const p of ps) out[p.protocol] = (out[p.protocol] ?? 0) + 1;
   return out;
 }
+
+/** The values of every field with this key under one node (a layer), in tree order. */
+export function nodeValues(n: Node | undefined, key: string): unknown[] {
+  const out: unknown[] = [];
+  const walk = (x: Node): void => {
+    if (x.key === key && x.value !== undefined) out.push(x.value);
+    for (const c of x.children ?? []) walk(c);
+  };
+  if (n) walk(n);
+  return out;
+}
