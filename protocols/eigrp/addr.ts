@@ -4,7 +4,7 @@
  * Values hold text so the router can compare with its own addresses; the
  * text maps back to the same bytes, so a message re-encodes byte for byte.
  */
-import { Reader, Writer, WireError, addrToString, fromHex, ipv4Bytes, ipv4ToString } from '../wire/index.js';
+import { Reader, Writer, WireError, addrToString, fromHex, ipv4Bytes, ipv4ToString, ipv4ToU32 } from '../wire/index.js';
 
 const PROTO = 'eigrp';
 
@@ -113,7 +113,11 @@ export function emitIpv4Destination(d: Ipv4Destination, w: Writer): void {
   if (!Number.isInteger(d.prefixLength) || d.prefixLength < 0 || d.prefixLength > 32) {
     throw new WireError(PROTO, `IPv4 prefix length ${d.prefixLength} is not 0-32`, w.pos);
   }
-  w.u8(d.prefixLength).bytes(ipv4Bytes(d.prefix).subarray(0, ipv4DestinationOctets(d.prefixLength)));
+  // The significant octets only, written straight from the number (no temporary array).
+  const v = ipv4ToU32(d.prefix);
+  const n = ipv4DestinationOctets(d.prefixLength);
+  w.u8(d.prefixLength);
+  for (let i = 0; i < n; i++) w.u8(v >>> (24 - 8 * i));
 }
 
 /** Destinations fill the rest of a route TLV (Wireshark walks them until the TLV ends). */

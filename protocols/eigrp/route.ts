@@ -31,7 +31,7 @@
  * metric whose first byte counts the 16-bit words of extended metrics that
  * follow it. Other address families stay as unknown TLVs (kept raw).
  */
-import { Reader, Writer, WireError, ipv4Bytes, ipv4ToString } from '../wire/index.js';
+import { Reader, Writer, WireError, ipv4Bytes, ipv4ToU32, ipv4ToString } from '../wire/index.js';
 import { EigrpAfi } from './constants.js';
 import {
   type Ipv4Destination,
@@ -72,7 +72,7 @@ export function parseExternalData(r: Reader): ExternalData {
 }
 
 export function emitExternalData(e: ExternalData, w: Writer): void {
-  w.bytes(ipv4Bytes(e.originatingRouter)).u32(e.originatingAs).u32(e.adminTag).u32(e.externalMetric);
+  w.u32(ipv4ToU32(e.originatingRouter)).u32(e.originatingAs).u32(e.adminTag).u32(e.externalMetric);
   w.u16(e.reserved).u8(e.externalProtocol).u8(e.flags);
 }
 
@@ -219,7 +219,7 @@ export function classicRouteValueLength(t: ClassicRouteTlv): number {
 }
 
 export function emitClassicRouteValue(t: ClassicRouteTlv, w: Writer): void {
-  w.bytes(ipv4Bytes(t.nextHop));
+  w.u32(ipv4ToU32(t.nextHop));
   if (t.external) emitExternalData(t.external, w);
   emitClassicMetric(t.metric, w);
   emitIpv4Destinations(t.destinations, w);
@@ -249,7 +249,7 @@ export function wideRouteValueLength(t: WideRouteTlv): number {
 export function emitWideRouteValue(t: WideRouteTlv, w: Writer): void {
   w.u16(t.topologyId).u16(EigrpAfi.IPV4).bytes(ipv4Bytes(t.routerId));
   emitWideMetric(t.metric, w);
-  w.bytes(ipv4Bytes(t.nextHop));
+  w.u32(ipv4ToU32(t.nextHop));
   if (t.external) emitExternalData(t.external, w);
   emitIpv4Destinations(t.destinations, w);
 }

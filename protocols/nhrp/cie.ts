@@ -10,7 +10,7 @@
  * the two high bits are kept as `...Type` (0 = NSAP form, which IPv4 NBMA uses;
  * 1 = E.164) so every entry re-encodes exactly; the length comes from the address.
  */
-import { Reader, Writer, WireError, ipv4Bytes, ipv4ToString, toHex, fromHex } from '../wire/index.js';
+import { Reader, Writer, WireError, ipv4Bytes, ipv4ToString, ipv4ToU32, toHex, fromHex } from '../wire/index.js';
 import { NHRP_CIE_HEADER_LENGTH } from './constants.js';
 
 /**
@@ -42,11 +42,23 @@ export function nhrpAddressLength(a: NhrpAddress): number {
 
 /** Read an address of `len` bytes. */
 export function readAddress(r: Reader, len: number): NhrpAddress {
+  if (len === 0) return '';
+  if (len === 4) {
+    r.need(4);
+    const s = ipv4ToString(r.buf, r.pos);
+    r.pos += 4;
+    return s;
+  }
   return nhrpAddress(r.bytes(len));
 }
 
 /** Write an address; checks it has the length its T/L or length byte announced. */
 export function writeAddress(w: Writer, a: NhrpAddress, len: number): void {
+  if (len === 0 && a === '') return;
+  if (len === 4 && a.includes('.')) {
+    w.u32(ipv4ToU32(a));
+    return;
+  }
   const b = nhrpAddressBytes(a);
   if (b.length !== len) throw new WireError('nhrp', `address "${a}" is ${b.length} bytes, expected ${len}`, w.pos);
   w.bytes(b);

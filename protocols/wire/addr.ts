@@ -5,17 +5,28 @@ export function ipv4ToString(b: Uint8Array, at = 0): string {
   return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
 }
 
+/** Dotted quad to a 32-bit number; one pass over the characters (it runs per packet). */
 export function ipv4ToU32(s: string): number {
-  const p = s.split('.');
-  if (p.length !== 4) throw new WireError('ipv4', `bad address "${s}"`, 0);
   let v = 0;
-  for (const part of p) {
-    if (!/^\d{1,3}$/.test(part)) throw new WireError('ipv4', `bad address "${s}"`, 0);
-    const n = Number(part);
-    if (n > 255) throw new WireError('ipv4', `bad address "${s}"`, 0);
-    v = v * 256 + n;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) throw new WireError('ipv4', `bad address "${s}"`, 0);
+    } else if (c === 46 && digits > 0 && dots < 3) {
+      v = v * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else {
+      throw new WireError('ipv4', `bad address "${s}"`, 0);
+    }
   }
-  return v >>> 0;
+  if (dots !== 3 || digits === 0) throw new WireError('ipv4', `bad address "${s}"`, 0);
+  return (v * 256 + part) >>> 0;
 }
 
 export function u32ToIpv4(v: number): string {
@@ -48,10 +59,12 @@ export function addrToString(b: Uint8Array): string {
 }
 
 export function toHex(b: Uint8Array): string {
+  if (b.length === 0) return '';
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
 
 export function fromHex(s: string): Uint8Array {
+  if (s.length === 0) return new Uint8Array(0);
   const clean = s.replace(/\s+/g, '');
   if (clean.length % 2 !== 0 || /[^0-9a-fA-F]/.test(clean)) throw new WireError('hex', 'bad hex string', 0);
   return new Uint8Array(Buffer.from(clean, 'hex'));

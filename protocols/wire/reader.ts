@@ -17,12 +17,13 @@ export class Reader {
   pos: number;
   readonly protocol: string;
 
-  constructor(buf: Uint8Array, protocol: string, start = 0, end = buf.length) {
+  constructor(buf: Uint8Array, protocol: string, start = 0, end = buf.length, view?: DataView) {
     if (start < 0 || end > buf.length || start > end) {
       throw new WireError(protocol, 'bad window', start, end - start, buf.length - start);
     }
     this.buf = buf;
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    // Child readers share their parent's view: one DataView per packet, not per TLV.
+    this.view = view ?? new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     this.start = start;
     this.end = end;
     this.pos = start;
@@ -106,7 +107,7 @@ export class Reader {
   /** A child reader over the next n bytes; this reader moves past them. */
   sub(n: number, protocol = this.protocol): Reader {
     this.need(n);
-    const r = new Reader(this.buf, protocol, this.pos, this.pos + n);
+    const r = new Reader(this.buf, protocol, this.pos, this.pos + n, this.view);
     this.pos += n;
     return r;
   }
