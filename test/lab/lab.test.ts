@@ -55,7 +55,7 @@ test('lab: hub and three spokes register, EIGRP carries the LANs, Phase 3 builds
       const second = lab.exec('spoke2', tr, { check: false, timeoutMs: 40_000 }).stdout;
       assert.deepEqual(hops(second), ['192.168.1.1'], second);
       // The kernel carries the shortcut too, as an NHRP route (protocol 191).
-      const kroute = lab.exec('spoke2', ['ip', '-j', 'route', 'show', '192.168.1.0/24']).stdout;
+      const kroute = lab.exec('spoke2', ['ip', '-N', '-j', 'route', 'show', '192.168.1.0/24']).stdout;
       assert.deepEqual(JSON.parse(kroute).map((r: { gateway: string; dev: string; protocol: string }) => [r.gateway, r.dev, String(r.protocol)]), [['10.0.0.11', 'Tunnel0', '191']]);
       // Hosts on the LANs reach each other over the shortcut.
       assert.equal(lab.exec('h2', ['ping', '-c', '2', '-W', '2', '192.168.1.10'], { check: false, timeoutMs: 10_000 }).status, 0);
