@@ -23,7 +23,7 @@ export class FrrInstance {
     const conf = join(this.dir, `${daemon}.conf`);
     writeFileSync(conf, config);
     const args = ['netns', 'exec', this.ns, join(FRR_BIN, daemon), '-f', conf, '-i', join(this.dir, `${daemon}.pid`),
-      '-z', join(this.dir, 'zserv.api'), '--vty_socket', this.dir, '-u', 'frr', '-g', 'frr', '--log', `file:${join(this.dir, `${daemon}.log`)}`];
+      '-z', join(this.dir, 'zserv.api'), '--vty_socket', this.dir, '-u', 'frr', '-g', 'frr', '--log', `file:${join(this.dir, `${daemon}.log`)}`, '--log-level', process.env.DMVPN_KEEP_FRR ? 'debug' : 'info'];
     const p = spawn('ip', args, { stdio: 'ignore' });
     this.procs.push(p);
   }
@@ -53,6 +53,6 @@ export class FrrInstance {
     for (const p of this.procs) if (p.exitCode === null) p.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 300));
     for (const p of this.procs) if (p.exitCode === null) p.kill('SIGKILL');
-    rmSync(this.dir, { recursive: true, force: true });
+    if (!process.env.DMVPN_KEEP_FRR) rmSync(this.dir, { recursive: true, force: true });
   }
 }
