@@ -4,7 +4,7 @@
  */
 import { LinuxRtnetlink } from '../platform/linux/rtnetlink.js';
 import { RouteProtocol } from '../platform/netlink-values.js';
-import type { RtnetlinkPort } from '../platform/ports-netlink.js';
+import type { RtnetlinkPort } from '../platform/ports.js';
 import { networkOf, prefixContains } from '../protocols/nhrp/cache.js';
 import { CISCO_PASSWORD_MAX } from '../protocols/nhrp/constants.js';
 import type { NhrpConfig as EngineConfig } from '../protocols/nhrp/engine-types.js';

@@ -10,7 +10,7 @@ import type { NhrpAction, NhrpConfig as EngineConfig, RouteView } from '../proto
 import { GreProto } from '../protocols/gre/wire.js';
 import { networkOf } from '../protocols/nhrp/cache.js';
 import { Dataplane, openTun, openGreSocket, closeFd, type DataplaneEvent, type DataplaneStats } from '../platform/native/index.js';
-import type { RtnetlinkPort } from '../platform/ports-netlink.js';
+import type { RtnetlinkPort } from '../platform/ports.js';
 import type { TunnelInterfaceConfig } from './config/model.js';
 import type { Rib } from './rib.js';
 import type { Logger } from './log.js';

@@ -3,7 +3,7 @@
  * the same way and word their errors identically. No I/O.
  */
 import { Errno, PlatformError } from './errors.js';
-import type { Ipv4RouteSpec, LinkSpec, NeighbourSpec, RouteType, SettableNeighbourState } from './ports-netlink.js';
+import type { Ipv4RouteSpec, LinkSpec, NeighbourSpec, RouteType, SettableNeighbourState } from './ports.js';
 
 /**
  * rtm_protocol values: who installed a route. 0-4 are the kernel's own and the routing-daemon

@@ -4,7 +4,7 @@
  */
 import { PlatformError } from '../errors.js';
 import { ipv4ToNumber, maskOf } from '../netlink-values.js';
-import type { GreParams, Link, NeighbourState, RouteType } from '../ports-netlink.js';
+import type { GreParams, Link, NeighbourState, RouteType } from '../ports.js';
 
 /** ARPHRD_* values used by the fake's device kinds (include/uapi/linux/if_arp.h). */
 export const ArpHrd = { ETHER: 1, LOOPBACK: 772, IPGRE: 778, NONE: 65534 } as const;

@@ -57,7 +57,7 @@ import type {
   RouteFilter,
   RtnetlinkPort,
   Subscription,
-} from '../ports-netlink.js';
+} from '../ports.js';
 import {
   ArpHrd,
   ETH_DATA_LEN,

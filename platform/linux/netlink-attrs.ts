@@ -9,7 +9,7 @@
  * Nests carry no NLA_F_NESTED bit, like iproute2's addattr_nest.
  */
 import { endianness } from 'node:os';
-import type { GreLinkSpec, GreParams } from '../ports-netlink.js';
+import type { GreLinkSpec, GreParams } from '../ports.js';
 import { ipv4, ipv4Text } from '../netlink-values.js';
 
 const LITTLE = endianness() === 'LE';

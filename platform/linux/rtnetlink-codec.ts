@@ -4,7 +4,7 @@
  * the fixed headers and the attributes it knows; IFLA_LINKINFO is ours (netlink-attrs.ts).
  */
 import { AttrStream, rt, type ifla } from 'netlink';
-import type { Ipv4Address, Ipv4Route, Link, Neighbour, NeighbourState, RouteType } from '../ports-netlink.js';
+import type { Ipv4Address, Ipv4Route, Link, Neighbour, NeighbourState, RouteType } from '../ports.js';
 import { ipv4Text, RouteTable, type NormalNeighbour, type NormalRoute, type Ipv4Prefix } from '../netlink-values.js';
 import { parseLinkInfo } from './netlink-attrs.js';
 

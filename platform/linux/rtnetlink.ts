@@ -41,7 +41,7 @@ import type {
   RouteFilter,
   RtnetlinkPort,
   Subscription,
-} from '../ports-netlink.js';
+} from '../ports.js';
 import { greLinkInfo, simpleLinkInfo } from './netlink-attrs.js';
 import { malformedReply, netlinkError, requestFailure, RtmType } from './netlink-errors.js';
 import {

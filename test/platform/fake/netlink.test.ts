@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { ArpHrd, FakeRtnetlink } from '../../../platform/fake/netlink.js';
 import { Errno, type PlatformError } from '../../../platform/errors.js';
 import { nbmaLladdr, RouteProtocol } from '../../../platform/netlink-values.js';
-import type { LinkEvent } from '../../../platform/ports-netlink.js';
+import type { LinkEvent } from '../../../platform/ports.js';
 import { expectedOutcomes, runScenario, runTunScenario } from '../linux/fixtures/netlink-scenario.js';
 
 const isErr = (code: string, errnoCode: string, message?: string) => (e: PlatformError) =>

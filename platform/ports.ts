@@ -1,9 +1,13 @@
 /**
+ * Ports: the small interfaces protocol-facing code talks to, with an in-memory
+ * twin in platform/fake/. The userspace dataplane's port is the typed facade of
+ * the native addon (platform/native/index.ts: Dataplane, RawIpSocket).
+ *
  * The rtnetlink port: links, IPv4 addresses, routes and neighbours, as the daemon needs them for
  * the kernel dataplane (an ip_gre multipoint device, NHRP mappings as neighbour entries whose
  * link-layer address is the NBMA address, NHRP shortcut and EIGRP routes).
  *
- * Interfaces only (to be merged into ports.ts). Implementations: platform/linux/rtnetlink.ts
+ * Implementations: platform/linux/rtnetlink.ts
  * (the kernel, over NETLINK_ROUTE) and platform/fake/netlink.ts (in memory, same state rules and
  * the same errors). Constants and shared helpers are in platform/netlink-values.ts.
  *
