@@ -33,6 +33,7 @@ export class TunnelRuntime {
   private usageTimer: NodeJS.Timeout | undefined;
   private lastTx = new Map<string, number>();
   private stopped = false;
+  private multicastPushPending = false;
   readonly ignored: Record<string, number> = {};
   /** A routing protocol on the tunnel (EIGRP) gets its inner packets here: (source address, IP datagram). */
   onInner: ((src: string, datagram: Uint8Array) => void) | undefined;
@@ -73,7 +74,7 @@ export class TunnelRuntime {
     const tun = openTun(this.name, { mtu: c.ipMtu });
     let greFd = -1;
     try {
-      greFd = openGreSocket({ local: this.engineCfg.nbmaAddress });
+      greFd = openGreSocket({ local: this.engineCfg.nbmaAddress, rcvbuf: 8 << 20 });
     } catch (e) {
       closeFd(tun.fd);
       throw e;
@@ -180,7 +181,7 @@ export class TunnelRuntime {
           this.dataplane?.deletePeer(a.proto);
           break;
         case 'multicast':
-          this.dataplane?.configure({ multicastNbma: this.engine.multicastTargets() });
+          this.scheduleMulticastPush();
           break;
         case 'route-add':
           rib.add({ prefix: a.prefix, prefixLength: a.prefixLength, source: 'nhrp', nextHop: a.nextHop, dev: this.name, distance: 250, metric: 1, since: this.deps.now() });
@@ -194,6 +195,25 @@ export class TunnelRuntime {
       }
     }
     this.arm();
+  }
+
+  /**
+   * The multicast list changes with every new registration on a hub; pushing the
+   * whole list (thousands of addresses, each parsed and checked by the facade)
+   * per registration made a burst of N registrations O(N^2). Push it once per
+   * turn of the event loop instead, after the whole batch of events.
+   */
+  private scheduleMulticastPush(): void {
+    if (this.multicastPushPending) return;
+    this.multicastPushPending = true;
+    setImmediate(() => {
+      this.multicastPushPending = false;
+      try {
+        this.dataplane?.configure({ multicastNbma: this.engine.multicastTargets() });
+      } catch (e) {
+        this.deps.log.error({ tunnel: this.name, err: (e as Error).message }, 'could not update the multicast list');
+      }
+    });
   }
 
   private arm(): void {

@@ -104,6 +104,8 @@ async function main(argv: string[]): Promise<number> {
         : `hub              ${h.spokes} registered in ${fmtNum(h.registerMs, 0)} ms (goal < 1000), refresh CPU ${fmtNum(h.refreshCpuPct, 2)} % (goal < 2), RSS ${fmtNum(h.rssMiB, 0)} MiB (goal < 200)`);
     }
   } catch (e) {
+    // After a signal the teardown makes the running step fail: that is not news.
+    if (stopping) return 130;
     console.error(`bench-lab: ${(e as Error).stack ?? String(e)}`);
     for (const r of ['hub', 'spoke1', 'spoke2'] as const) {
       const log = session?.lab.log(r).trim();
@@ -114,6 +116,7 @@ async function main(argv: string[]): Promise<number> {
     await session?.close();
     await closeAll();
   }
+  if (stopping) return 130;
   if (summary.length) console.log(`\n== summary ==\n${summary.map((l) => `  ${l}`).join('\n')}`);
   console.log(`\nbench-lab: done in ${Math.round((Date.now() - started) / 1000)} s`);
   return status;

@@ -382,8 +382,8 @@ export class Dataplane {
 
   peers(): PeerEntry[] {
     return this.native.peerDump(this.handle)
-      .map((p) => ({ overlay: u32ToIpv4(p.overlay), nbma: u32ToIpv4(p.nbma), txPackets: p.txPackets, txBytes: p.txBytes }))
-      .sort((a, b) => ipv4ToU32(a.overlay) - ipv4ToU32(b.overlay));
+      .sort((a, b) => a.overlay - b.overlay)
+      .map((p) => ({ overlay: u32ToIpv4(p.overlay), nbma: u32ToIpv4(p.nbma), txPackets: p.txPackets, txBytes: p.txBytes }));
   }
 
   /** prefix/length is reached through overlay next hop `nextHop` (null: on-link). */

@@ -306,7 +306,8 @@ export class NhrpEngine {
         });
         if (fresh) {
           out.push({ kind: 'map', proto: client, nbma, permanent: false });
-          out.push({ kind: 'log', level: 'info', msg: `registration from ${client} at ${nbma}${nat ? ` (NAT, claims ${claimed})` : ''}, holdtime ${hold}s` });
+          // debug, not info: a hub takes thousands of these a second, and the line costs more than the registration.
+          out.push({ kind: 'log', level: 'debug', msg: `registration from ${client} at ${nbma}${nat ? ` (NAT, claims ${claimed})` : ''}, holdtime ${hold}s` });
           this.updateMulticast(out, nbma, existing?.flags.registered && existing.nbma ? existing.nbma : undefined);
         }
       }

@@ -50,14 +50,14 @@ export function monoMs(): number {
 
 /**
  * What one benchmark made: namespaces, child processes, other undo steps. close()
- * undoes all of it and is safe to call twice; the entry point also calls it from
- * its signal handlers, so an interrupted run leaves nothing behind.
+ * undoes all of it, once; the entry point also calls it from its signal
+ * handlers, so an interrupted run leaves nothing behind.
  */
 export class Scope {
   private readonly namespaces: string[] = [];
   private readonly children: ChildProcess[] = [];
   private readonly undo: (() => void | Promise<void>)[] = [];
-  private closed = false;
+  private closing: Promise<void> | undefined;
 
   constructor() {
     active.add(this);
@@ -82,9 +82,13 @@ export class Scope {
     this.undo.push(fn);
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  /** Undo everything; a second (concurrent) call waits for the first. */
+  close(): Promise<void> {
+    this.closing ??= this.undoAll();
+    return this.closing;
+  }
+
+  private async undoAll(): Promise<void> {
     active.delete(this);
     for (const fn of this.undo.reverse()) {
       try {
@@ -316,7 +320,7 @@ export function linkCounters(ns: string, dev: string): LinkCounters {
   return { rxPackets: s.rx.packets, txPackets: s.tx.packets, rxBytes: s.rx.bytes, txBytes: s.tx.bytes, rxDropped: s.rx.dropped, txDropped: s.tx.dropped };
 }
 
-/** Drops counted on raw sockets in a namespace (/proc/net/raw "drops" column), by local address. */
+/** Drops counted on the raw sockets of a namespace (/proc/net/raw "drops" column: receive buffer full), summed. */
 export function rawSocketDrops(ns: string): number {
   const text = sh(['ip', 'netns', 'exec', ns, 'cat', '/proc/net/raw'], { check: false }).stdout;
   let drops = 0;
@@ -364,5 +368,5 @@ export function fmtNum(x: number, digits = 1): string {
 
 /** A figure row: name, value with unit, and optional comment. */
 export function row(name: string, value: string, note = ''): void {
-  console.log(`  ${name.padEnd(46)} ${value.padStart(16)}${note ? `   ${note}` : ''}`);
+  console.log(`  ${name.padEnd(50)} ${value.padStart(16)}${note ? `   ${note}` : ''}`);
 }

@@ -1,6 +1,7 @@
 /**
  * Hub figures: one dmvpnd hub (tunnel 10.0.0.1/16, holdtime 450 s, dynamic
- * multicast, redirect, authentication: the lab hub's settings) in a namespace,
+ * multicast, redirect, authentication: the lab hub's NHRP settings, no EIGRP)
+ * in a namespace,
  * and a generator namespace (scripts/bench/hub-gen.ts) playing N spokes with
  * real Registration Requests from N NBMA addresses. Prints the time until all N
  * are registered, the hub's CPU while idle and while refreshing at the steady
@@ -94,7 +95,6 @@ function hubConfig(): string {
 }
 
 interface NhrpEntryJson {
-  readonly flags: readonly string[];
   readonly type: string;
 }
 

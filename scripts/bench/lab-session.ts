@@ -1,9 +1,11 @@
 /**
  * The reference lab (scripts/lab/topology.ts) as the dataplane and Phase 3
- * benchmarks use it: first as plain kernel routing (the baseline: the spokes'
- * LAN routes point over the underlay veths, no daemon), then with dmvpnd on the
- * hub and two spokes. One session can serve both benchmarks in an `all` run.
+ * benchmarks use it, in one of two modes: plain kernel routing (the baseline:
+ * the spokes' LAN routes point over the underlay veths, no daemon), or dmvpnd on
+ * the hub and two spokes. The dataplane benchmark runs one session of each side
+ * by side; the dmvpnd one then serves the Phase 3 benchmark in an `all` run.
  */
+import { prefixContains } from '../../protocols/nhrp/cache.js';
 import { Lab, nbmaOf, type RouterName } from '../lab/topology.js';
 import { Scope, ctl, daemonPid, sh, waitUntil } from './env.js';
 
@@ -19,12 +21,6 @@ interface RouteJson {
 
 /** The two spokes whose hosts talk (h1 at 192.168.1.10, h2 at 192.168.2.10). */
 export const SPOKES: readonly RouterName[] = ['spoke1', 'spoke2'];
-
-function covers(prefix: string, len: number, addr: string): boolean {
-  const u = (a: string): number => a.split('.').reduce((v, o) => v * 256 + Number(o), 0);
-  const mask = len === 0 ? 0 : 2 ** 32 - 2 ** (32 - len);
-  return (u(addr) & mask) >>> 0 === (u(prefix) & mask) >>> 0;
-}
 
 export class LabSession {
   readonly lab: Lab;
@@ -109,7 +105,7 @@ export class LabSession {
     const routes = await ctl<RouteJson[]>(this.socket(r), ['show', 'ip', 'route'], 2000);
     const [net, len] = prefix.split('/');
     return !!routes?.some((x) => x.code !== 'C' && x.code !== 'L' && x.prefixLength <= Number(len) &&
-      x.nextHop !== null && covers(x.prefix, x.prefixLength, net));
+      x.nextHop !== null && prefixContains(x.prefix, x.prefixLength, net));
   }
 
   pid(r: RouterName): number {

@@ -146,8 +146,8 @@ bool parseConfig(napi_env env, napi_value obj, Config* c) {
     }
     uint32_t n = 0;
     napi_get_array_length(env, v, &n);
-    if (n > 1024) {
-      throwRange(env, "config.multicastNbma", "at most 1024 entries");
+    if (n > 65536) {
+      throwRange(env, "config.multicastNbma", "at most 65536 entries");
       return false;
     }
     std::vector<uint32_t> list;

@@ -116,8 +116,8 @@ constexpr uint16_t ETH_P_NHRP = 0x2001;  // Cisco's NHRP over GRE
 constexpr int RX_BATCH = 64;            // packets per read batch (TUN and raw)
 constexpr size_t PKT_BUF = 65536;       // one slot: the largest IPv4 datagram
 constexpr int TX_BATCH = 256;           // messages per sendmmsg
-constexpr size_t EVENT_QUEUE_MAX = 4096;  // events waiting for JavaScript
-constexpr size_t EVENT_BYTES_MAX = 8u << 20;
+constexpr size_t EVENT_QUEUE_MAX = 65536; // events waiting for JavaScript
+constexpr size_t EVENT_BYTES_MAX = 32u << 20;
 
 inline bool isMulticastOrBroadcast(uint32_t dst) {
   return (dst & 0xf0000000u) == 0xe0000000u || dst == 0xffffffffu;
