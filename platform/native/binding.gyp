@@ -14,7 +14,10 @@
         "src/table.cc",
         "src/sys.cc",
         "src/bench.cc",
-        "src/rawsock.cc"
+        "src/rawsock.cc",
+        "src/esp.cc",
+        "src/esp_dp.cc",
+        "src/esp_ops.cc"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-pthread"],

@@ -128,6 +128,49 @@ export interface NativeBinding {
   rawOpen(protocol: number, device: string, groups: readonly string[], ttl: number, onPacket: (datagram: Uint8Array, from: string) => void): NativeRawHandle;
   rawSend(h: NativeRawHandle, dst: number, payload: Uint8Array): boolean;
   rawClose(h: NativeRawHandle): void;
+  openEspSocket(local: number, device: string | undefined, sndbuf: number | undefined, rcvbuf: number | undefined): number;
+  espAttach(h: NativeHandle, espFd: number): void;
+  espSetOutbound(h: NativeHandle, nbma: number, sa: RawSa): void;
+  espDeleteOutbound(h: NativeHandle, nbma: number): boolean;
+  espSetInbound(h: NativeHandle, sa: RawSa): void;
+  espDeleteInbound(h: NativeHandle, spi: number): boolean;
+  espSetProtected(h: NativeHandle, nbma: number, on: boolean): void;
+  espStats(h: NativeHandle): RawSaStats;
+  espSendRaw(h: NativeHandle, nbma: number, bytes: Uint8Array): boolean;
+  espSeal(sa: RawSa, seq: number, iv: Uint8Array, payload: Uint8Array): Uint8Array;
+  espOpen(sa: RawSa, packet: Uint8Array): RawEspOpenResult;
+}
+
+/** An ESP SA as src/esp_ops.cc parses it (see esp.ts for the meaning of each field). */
+export interface RawSa {
+  spi: number;
+  cipher: string;
+  integrity?: string;
+  key: Uint8Array;
+  authKey?: Uint8Array;
+  esn?: boolean;
+  seq?: number;
+}
+export interface RawSaRow {
+  readonly spi: number;
+  readonly cipher: string;
+  readonly integrity?: string;
+  readonly esn: boolean;
+  readonly packets: number;
+  readonly bytes: number;
+  readonly seq: number;
+  readonly nbma?: number;
+  readonly replayDrops?: number;
+  readonly authFailures?: number;
+}
+export interface RawSaStats {
+  readonly outbound: readonly RawSaRow[];
+  readonly inbound: readonly RawSaRow[];
+  readonly protected: readonly { readonly nbma: number; readonly queued: number }[];
+}
+export interface RawEspOpenResult {
+  readonly status: string;
+  readonly payload?: Uint8Array;
 }
 
 const FUNCTIONS: readonly (keyof NativeBinding)[] = [
@@ -135,6 +178,8 @@ const FUNCTIONS: readonly (keyof NativeBinding)[] = [
   'peerSet', 'peerDelete', 'peerClear', 'peerDump', 'routeSet', 'routeDelete', 'routeClear', 'routeDump', 'lookup',
   'sendGre', 'sendRaw', 'writeTun', 'sendInner', 'stats', 'counterNames',
   'benchFloodStart', 'benchFloodJoin', 'benchBaseline', 'benchResolve', 'rawOpen', 'rawSend', 'rawClose',
+  'openEspSocket', 'espAttach', 'espSetOutbound', 'espDeleteOutbound', 'espSetInbound', 'espDeleteInbound',
+  'espSetProtected', 'espStats', 'espSendRaw', 'espSeal', 'espOpen',
 ];
 
 /** The addon is missing or is not the one this facade was written for. */

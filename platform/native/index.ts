@@ -17,7 +17,10 @@
 import { ipv4ToU32, isIpv4, u32ToIpv4 } from '../../protocols/wire/index.js';
 import { loadNative, type NativeBinding, type NativeHandle, type RawConfig, type RawEvent, type RawResolvedConfig } from './binding.js';
 
+import { fromRawSaStats, toRawSa, type EspSa, type EspSaKeys, type SaStats } from './esp.js';
+
 export { NativeLoadError, loadNative, addonCandidates, type NativeBinding } from './binding.js';
+export * from './esp.js';
 
 /** Every counter of `stats()`, in the addon's order (src/common.h DP_COUNTERS). */
 export const COUNTER_NAMES = [
@@ -28,6 +31,9 @@ export const COUNTER_NAMES = [
   'dropNoMapping', 'dropNoMulticastTarget', 'dropNotIpv4', 'dropTooBig', 'dropTooShort', 'dropTruncated',
   'dropBadOuterIp', 'dropBadGre', 'dropBadChecksum', 'dropWrongKey', 'dropBadInner',
   'dropTunWriteFail', 'dropSendFail', 'dropEventOverflow',
+  'espTxPackets', 'espTxBytes', 'espRxPackets', 'espRxBytes', 'espQueued', 'espQueueFlushed',
+  'dropEspQueueFull', 'dropEspQueueExpired', 'dropEspSeqExhausted', 'dropEspEncryptFail', 'dropEspTooShort',
+  'dropEspUnknownSpi', 'dropEspReplay', 'dropEspAuth', 'dropEspBadPadding', 'dropEspBadNextHeader',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 /** Counters since the dataplane was created (packets, bytes, drops per reason). */
@@ -169,6 +175,8 @@ export interface DataplaneOptions {
   readonly tun: TunDevice;
   /** From openGreSocket(). The dataplane owns both fds from here on (close() closes them). */
   readonly greFd: number;
+  /** From openEspSocket(): ESP (protocol 50) is sent and received there; owned from here on. */
+  readonly espFd?: number;
   readonly config: DataplaneConfig;
   readonly onEvent?: (event: DataplaneEvent) => void;
   readonly peers?: readonly PeerMapping[];
@@ -280,6 +288,11 @@ export function openGreSocket(opts: GreSocketOptions): number {
   return loadNative().openGreSocket(addr(opts.local, 'local'), opts.device, opts.sndbuf, opts.rcvbuf);
 }
 
+/** Open the raw IPv4 protocol-50 (ESP) socket bound to the local NBMA address. Returns the fd. */
+export function openEspSocket(opts: GreSocketOptions): number {
+  return loadNative().openEspSocket(addr(opts.local, 'local'), opts.device, opts.sndbuf, opts.rcvbuf);
+}
+
 /** Close an fd from openTun/openGreSocket that was never given to a Dataplane. */
 export function closeFd(fd: number): void {
   loadNative().closeFd(fd);
@@ -310,6 +323,7 @@ export class Dataplane {
     } catch (e) {
       native.closeFd(opts.tun.fd);
       native.closeFd(opts.greFd);
+      if (opts.espFd !== undefined) native.closeFd(opts.espFd);
       throw e;
     }
     let self: Dataplane | undefined;
@@ -317,6 +331,7 @@ export class Dataplane {
     self = new Dataplane(native, handle, opts.tun.name);
     self.handler = opts.onEvent;
     try {
+      if (opts.espFd !== undefined) native.espAttach(handle, opts.espFd);
       for (const p of opts.peers ?? []) self.setPeer(p.overlay, p.nbma);
       for (const r of opts.routes ?? []) self.setRoute(r.prefix, r.length, r.nextHop);
       if (opts.start !== false) self.start();
@@ -441,6 +456,46 @@ export class Dataplane {
    */
   sendInner(packet: Uint8Array): number {
     return this.native.sendInner(this.handle, packet);
+  }
+
+  /**
+   * ESP for GRE to `nbma` from now on (replaces the SA in place: rekey).
+   * Packets queued for a protected peer are sent at once.
+   */
+  setOutboundSa(nbma: string, sa: EspSa): void {
+    this.native.espSetOutbound(this.handle, addr(nbma, 'nbma'), toRawSa(sa.spi, sa));
+  }
+
+  /** GRE to `nbma` goes in the clear again (or is queued, if the peer is protected). */
+  deleteOutboundSa(nbma: string): boolean {
+    return this.native.espDeleteOutbound(this.handle, addr(nbma, 'nbma'));
+  }
+
+  /** ESP received with this SPI is verified and decrypted with `sa` (fresh 1024-packet replay window). */
+  setInboundSa(spi: number, sa: EspSaKeys): void {
+    this.native.espSetInbound(this.handle, toRawSa(spi, sa));
+  }
+
+  deleteInboundSa(spi: number): boolean {
+    return this.native.espDeleteInbound(this.handle, spi);
+  }
+
+  /**
+   * A protected peer never gets clear GRE: without an SA its packets wait (32 at
+   * most, 2 s) for setOutboundSa(). Turning protection off drops what waits.
+   */
+  setProtected(nbma: string, on: boolean): void {
+    this.native.espSetProtected(this.handle, addr(nbma, 'nbma'), on);
+  }
+
+  /** Per-SA counters (`show crypto ipsec sa`). */
+  saStats(): SaStats {
+    return fromRawSaStats(this.native.espStats(this.handle));
+  }
+
+  /** Send `bytes` as the whole ESP payload (SPI onwards), unchecked: for tests and tooling. */
+  sendEspRaw(nbma: string, bytes: Uint8Array): boolean {
+    return this.native.espSendRaw(this.handle, addr(nbma, 'nbma'), bytes);
   }
 
   stats(): DataplaneStats {

@@ -383,6 +383,7 @@ napi_value GetConfig(napi_env env, napi_callback_info info) {
 napi_value tablesInit(napi_env env, napi_value exports);  // ops.cc
 napi_value ioInit(napi_env env, napi_value exports);      // ops.cc
 napi_value rawInit(napi_env env, napi_value exports);     // rawsock.cc
+napi_value espInit(napi_env env, napi_value exports);     // esp_ops.cc
 
 void defineFunction(napi_env env, napi_value exports, const char* name, napi_callback cb) {
   napi_value fn;
@@ -407,6 +408,7 @@ napi_value Init(napi_env env, napi_value exports) {
   ioInit(env, exports);
   rawInit(env, exports);
   benchInit(env, exports);
+  if (!espInit(env, exports)) return nullptr;  // OpenSSL mismatch: the load fails with a clear error
   return exports;
 }
 

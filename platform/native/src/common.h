@@ -50,7 +50,23 @@ namespace dmvpn {
   X(dropBadInner)     /* proto 0x0800 payload that is not a sane IPv4 */      \
   X(dropTunWriteFail)                                                         \
   X(dropSendFail)                                                             \
-  X(dropEventOverflow)
+  X(dropEventOverflow)                                                        \
+  X(espTxPackets)     /* ESP packets sent (GRE protected by an SA) */          \
+  X(espTxBytes)       /* whole ESP packet bytes (outer IP not counted) */      \
+  X(espRxPackets)     /* IP datagrams received on the ESP socket */            \
+  X(espRxBytes)                                                               \
+  X(espQueued)        /* GRE packets queued for a protected peer without SA */ \
+  X(espQueueFlushed)  /* queued packets sent when the SA arrived */            \
+  X(dropEspQueueFull)                                                         \
+  X(dropEspQueueExpired)                                                      \
+  X(dropEspSeqExhausted) /* non-ESN counter at 2^32-1 (RFC 4303 3.3.3) */     \
+  X(dropEspEncryptFail)                                                       \
+  X(dropEspTooShort)                                                          \
+  X(dropEspUnknownSpi)                                                        \
+  X(dropEspReplay)                                                            \
+  X(dropEspAuth)      /* ICV check failed */                                  \
+  X(dropEspBadPadding)                                                        \
+  X(dropEspBadNextHeader) /* decrypted next header is not 47 (GRE) */
 
 enum Counter : int {
 #define DP_ENUM(name) C_##name,

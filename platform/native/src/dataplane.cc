@@ -28,6 +28,8 @@ Dataplane::Dataplane(int tunFd, int greFd, std::shared_ptr<const Config> cfg)
   // The dataplane thread may block on a full socket buffer (back-pressure);
   // the event loop must not.
   jsTx_->sendFlags = MSG_DONTWAIT;
+  tx_->owner = this;
+  jsTx_->owner = this;
 }
 
 Dataplane::~Dataplane() {
@@ -107,10 +109,11 @@ void Dataplane::run() {
       if (errno == EINTR) continue;
       break;
     }
-    bool tunReady = false, greReady = false;
+    bool tunReady = false, greReady = false, espReady = false;
     for (int i = 0; i < n; i++) {
       if (evs[i].data.fd == tunFd_) tunReady = true;
       if (evs[i].data.fd == greFd_) greReady = true;
+      if (espFd_ >= 0 && evs[i].data.fd == espFd_) espReady = true;
     }
     if (stop_.load(std::memory_order_acquire)) break;
     // One batch from each side per round, level-triggered: a busy side cannot
@@ -118,6 +121,7 @@ void Dataplane::run() {
     std::shared_ptr<const Config> cfg = config();
     if (tunReady) tunBatch(*cfg);
     if (greReady) greBatch(*cfg);
+    if (espReady) espBatch(*cfg);
     deliverEvents();
   }
 }
@@ -135,7 +139,7 @@ void Dataplane::shutdown() {
   }
   // Abort: nothing more is delivered; the tsfn drops its queue and finalizes.
   if (tsfn_) napi_release_threadsafe_function(tsfn_, napi_tsfn_abort);
-  for (int* fd : {&epollFd_, &wakeFd_, &tunFd_, &greFd_}) {
+  for (int* fd : {&epollFd_, &wakeFd_, &tunFd_, &greFd_, &espFd_}) {
     if (*fd >= 0) close(*fd);
     *fd = -1;
   }
@@ -149,6 +153,7 @@ std::shared_ptr<const Config> Dataplane::config() {
 int Dataplane::setConfig(std::shared_ptr<const Config> cfg, const char** syscall) {
   int r = applySocketConfig(greFd_, cfg->ttl, cfg->tos, syscall);
   if (r < 0) return r;
+  if (espFd_ >= 0 && (r = applySocketConfig(espFd_, cfg->ttl, cfg->tos, syscall)) < 0) return r;
   std::lock_guard<std::mutex> lk(mu_);
   cfg_ = std::move(cfg);
   return 0;
@@ -229,6 +234,14 @@ int Dataplane::sendGre(uint32_t nbma, uint16_t protocolType, const uint8_t* payl
   }
   iov[iovcnt].iov_base = const_cast<uint8_t*>(payload);
   iov[iovcnt++].iov_len = len;
+  {
+    // NHRP rides the protected tunnel too (IOS `tunnel protection` covers all of GRE).
+    std::lock_guard<std::mutex> lk(mu_);
+    if (espOut(nbma, hdr, hl, payload, len, -1, MSG_DONTWAIT)) {
+      counters.add(C_jsGreTxPackets);
+      return 1;
+    }
+  }
   struct sockaddr_in sa;
   memset(&sa, 0, sizeof sa);
   sa.sin_family = AF_INET;

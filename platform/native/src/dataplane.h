@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common.h"
+#include "esp.h"
 #include "events.h"
 #include "packet.h"
 #include "table.h"
@@ -29,8 +30,11 @@ namespace dmvpn {
 // GRE packets waiting for one sendmmsg. Every message is a two-part gather:
 // the shared GRE header and the inner packet where it was read, so nothing is
 // copied. With ToS inheritance each message carries an IP_TOS control message.
+class Dataplane;
+
 struct TxBatch {
   int fd = -1;
+  Dataplane* owner = nullptr;  // ESP: packets to a peer with an SA (or protected) go there
   int sendFlags = 0;  // MSG_DONTWAIT on the JavaScript thread
   uint8_t header[8];
   size_t headerLength = 0;
@@ -86,6 +90,19 @@ class Dataplane {
 
   Counters counters;
 
+  // --- ESP (esp_dp.cc); everything below needs tableLock() held ---
+  // Takes the raw protocol-50 socket (owned from here on) and polls it.
+  int attachEsp(int fd, const char** syscall);
+  bool hasEsp() const { return espFd_ >= 0; }
+  EspTables& esp() { return esp_; }
+  // Called by TxBatch::add for every GRE packet: true when ESP took it (sent,
+  // queued or dropped), false when it goes out in the clear.
+  bool espOut(uint32_t nbma, const uint8_t* hdr, size_t hl, const uint8_t* pkt, size_t len, int tos, int flags);
+  // Sends what waits for nbma (after its SA arrived) or drops it (protection off).
+  void espFlush(uint32_t nbma, bool send);
+  // Test and tooling hook: `bytes` as the whole protocol-50 payload, unchecked.
+  int sendEspRaw(uint32_t nbma, const uint8_t* bytes, size_t len);
+
   // Called on the JavaScript thread by the tsfn.
   static void callJs(napi_env env, napi_value jsCallback, void* context, void* data);
   static void tsfnFinalize(napi_env env, void* finalizeData, void* finalizeHint);
@@ -103,11 +120,22 @@ class Dataplane {
   void classify(const Config& cfg, uint8_t* pkt, size_t len, TxBatch& tx, bool report, uint64_t now);
   void decapsulate(const Config& cfg, uint8_t* pkt, size_t len, int msgFlags,
                    std::unique_lock<std::mutex>& lk, uint64_t now);
+  // The GRE part of decapsulate, shared by the clear and the ESP path.
+  void decapGre(const Config& cfg, uint32_t srcNbma, uint32_t dstNbma, uint8_t* gre, size_t greLen,
+                std::unique_lock<std::mutex>& lk, uint64_t now);
+  void espBatch(const Config& cfg);
+  void espDecap(const Config& cfg, uint8_t* p, size_t len, int msgFlags, std::unique_lock<std::mutex>& lk,
+                uint64_t now);
+  bool espSendOne(Sa& sa, uint32_t nbma, const uint8_t* gre, size_t greLen, const uint8_t* pkt, size_t len,
+                  int tos, int flags);
   void deliverEvents();
   void maybeFree();
 
   int tunFd_;
   int greFd_;
+  int espFd_ = -1;
+  EspTables esp_;                    // guarded by mu_
+  std::vector<uint8_t> espBuf_;      // ESP output, guarded by mu_
   int epollFd_ = -1;
   int wakeFd_ = -1;
   pthread_t thread_{};

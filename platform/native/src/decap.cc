@@ -61,10 +61,11 @@ void Dataplane::decapsulate(const Config& cfg, uint8_t* p, size_t len, int msgFl
     counters.add(C_dropBadOuterIp);
     return;
   }
-  const uint32_t srcNbma = rd32(p + 12);
-  const uint32_t dstNbma = rd32(p + 16);
-  uint8_t* gre = p + ihl;
-  const size_t greLen = total - ihl;
+  decapGre(cfg, rd32(p + 12), rd32(p + 16), p + ihl, total - ihl, lk, now);
+}
+
+void Dataplane::decapGre(const Config& cfg, uint32_t srcNbma, uint32_t dstNbma, uint8_t* gre, size_t greLen,
+                         std::unique_lock<std::mutex>& lk, uint64_t now) {
   GreInfo g;
   switch (parseGre(gre, greLen, cfg.keyPresent, cfg.key, &g)) {
     case GreStatus::Ok: break;

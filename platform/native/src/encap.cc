@@ -17,6 +17,8 @@ void TxBatch::begin(int socketFd, const Config& cfg) {
 }
 
 void TxBatch::add(uint32_t nbma, const uint8_t* pkt, size_t len, int tos, Counters& ctr) {
+  // ESP protection (esp_dp.cc); every caller holds the table lock.
+  if (owner && owner->espOut(nbma, header, headerLength, pkt, len, tos, sendFlags)) return;
   if (n == TX_BATCH) flush(ctr);
   struct sockaddr_in& sa = addr[n];
   sa.sin_family = AF_INET;
@@ -167,11 +169,11 @@ int Dataplane::sendInner(uint8_t* pkt, size_t len) {
   if (closed_) return -EBADF;
   std::lock_guard<std::mutex> lk(mu_);
   const Config& cfg = *cfg_;
-  const uint64_t before = counters.get(C_greTxPackets);
+  const uint64_t before = counters.get(C_greTxPackets) + counters.get(C_espTxPackets);
   jsTx_->begin(greFd_, cfg);
   classify(cfg, pkt, len, *jsTx_, false, 0);
   jsTx_->flush(counters);
-  return static_cast<int>(counters.get(C_greTxPackets) - before);
+  return static_cast<int>(counters.get(C_greTxPackets) + counters.get(C_espTxPackets) - before);
 }
 
 }  // namespace dmvpn

@@ -49,7 +49,7 @@ int openTun(const std::string& name, int mtu, std::string* actual, const char** 
 }
 
 int openGreSocket(const GreSocketOptions& o, const char** syscall) {
-  int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_GRE);
+  int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, o.protocol);
   if (fd < 0) return fail(syscall, "socket", -1);
   if (!o.device.empty() &&
       setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o.device.data(), o.device.size()) < 0) {

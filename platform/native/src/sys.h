@@ -19,6 +19,7 @@ struct GreSocketOptions {
   std::string device;   // SO_BINDTODEVICE when not empty
   int sndbuf = 0;       // bytes, 0 = kernel default
   int rcvbuf = 0;
+  int protocol = 47;    // IPPROTO_GRE; 50 (IPPROTO_ESP) for the ESP socket
 };
 
 // A raw IPv4 socket for IP protocol 47. The kernel builds the outer IPv4 header

@@ -1,0 +1,362 @@
+// N-API entry points for ESP: the protocol-50 socket, the SA tables pushed
+// down by the IKE side, per-SA counters (`show crypto ipsec sa`), and
+// stateless seal/open helpers for known-answer tests.
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "addon.h"
+#include "napi_util.h"
+#include "sys.h"
+
+namespace dmvpn {
+namespace {
+
+bool parseSa(napi_env env, napi_value obj, SaParams* p) {
+  napi_valuetype t;
+  napi_typeof(env, obj, &t);
+  if (t != napi_object) {
+    throwType(env, "sa", "an object");
+    return false;
+  }
+  napi_value v;
+  bool has;
+  if (!prop(env, obj, "spi", &v, &has)) return false;
+  if (!has || !toU32(env, v, "sa.spi", &p->spi)) {
+    if (!has) throwType(env, "sa.spi", "a 32-bit number");
+    return false;
+  }
+  if (p->spi < 256) {  // RFC 4303 section 2.1: 1..255 reserved by IANA, 0 local use
+    throwRange(env, "sa.spi", "256 .. 2^32-1");
+    return false;
+  }
+  std::string s;
+  if (!prop(env, obj, "cipher", &v, &has)) return false;
+  if (!has || !toString(env, v, "sa.cipher", &s)) {
+    if (!has) throwType(env, "sa.cipher", "a cipher name");
+    return false;
+  }
+  if (s == "aes-gcm-128") p->cipher = EspCipher::AesGcm128;
+  else if (s == "aes-gcm-256") p->cipher = EspCipher::AesGcm256;
+  else if (s == "aes-cbc-128") p->cipher = EspCipher::AesCbc128;
+  else if (s == "aes-cbc-256") p->cipher = EspCipher::AesCbc256;
+  else {
+    throwRange(env, "sa.cipher", "aes-gcm-128, aes-gcm-256, aes-cbc-128 or aes-cbc-256");
+    return false;
+  }
+  if (!prop(env, obj, "integrity", &v, &has)) return false;
+  p->integ = EspInteg::None;
+  if (has) {
+    if (!toString(env, v, "sa.integrity", &s)) return false;
+    if (s == "hmac-sha1-96") p->integ = EspInteg::HmacSha1_96;
+    else if (s == "hmac-sha256-128") p->integ = EspInteg::HmacSha256_128;
+    else {
+      throwRange(env, "sa.integrity", "hmac-sha1-96 or hmac-sha256-128");
+      return false;
+    }
+  }
+  uint8_t* d;
+  size_t n;
+  if (!prop(env, obj, "key", &v, &has)) return false;
+  if (!has || !toBytes(env, v, "sa.key", &d, &n)) {
+    if (!has) throwType(env, "sa.key", "a Uint8Array");
+    return false;
+  }
+  p->key.assign(d, d + n);
+  if (!prop(env, obj, "authKey", &v, &has)) return false;
+  if (has) {
+    if (!toBytes(env, v, "sa.authKey", &d, &n)) return false;
+    p->authKey.assign(d, d + n);
+  }
+  if (!prop(env, obj, "esn", &v, &has)) return false;
+  if (has && !toBool(env, v, "sa.esn", &p->esn)) return false;
+  if (!prop(env, obj, "seq", &v, &has)) return false;
+  if (has) {
+    uint64_t q;
+    if (!toUint(env, v, "sa.seq", 0, (1ull << 53) - 1, &q)) return false;
+    p->seq = q;
+  }
+  return true;
+}
+
+std::unique_ptr<Sa> makeSa(napi_env env, napi_value obj, bool outbound) {
+  SaParams p;
+  if (!parseSa(env, obj, &p)) return nullptr;
+  std::string err;
+  std::unique_ptr<Sa> sa = Sa::make(p, outbound, &err);
+  if (!sa) throwRange(env, "sa", err.c_str());
+  return sa;
+}
+
+napi_value bytesValue(napi_env env, const uint8_t* p, size_t n) {
+  napi_value ab, ta;
+  void* data = nullptr;
+  napi_create_arraybuffer(env, n, &data, &ab);
+  if (n) memcpy(data, p, n);
+  napi_create_typedarray(env, napi_uint8_array, n, ab, 0, &ta);
+  return ta;
+}
+
+// SAs and protection mean nothing without the protocol-50 socket: say so
+// instead of silently sending GRE in the clear.
+bool needEsp(napi_env env, Dataplane* dp) {
+  if (dp->hasEsp()) return true;
+  napi_throw_error(env, "ERR_DMVPN_NO_ESP_SOCKET",
+                   "no ESP socket: pass espFd (from openEspSocket) to Dataplane.open");
+  return false;
+}
+
+napi_value OpenEspSocket(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!args(env, info, 4, argv)) return nullptr;
+  GreSocketOptions o;
+  o.protocol = 50;  // IPPROTO_ESP
+  uint64_t x;
+  if (!toU32(env, argv[0], "local", &o.local)) return nullptr;
+  if (!isUndefined(env, argv[1]) && !toString(env, argv[1], "device", &o.device)) return nullptr;
+  if (!isUndefined(env, argv[2])) {
+    if (!toUint(env, argv[2], "sndbuf", 0, 1u << 30, &x)) return nullptr;
+    o.sndbuf = static_cast<int>(x);
+  }
+  if (!isUndefined(env, argv[3])) {
+    if (!toUint(env, argv[3], "rcvbuf", 0, 1u << 30, &x)) return nullptr;
+    o.rcvbuf = static_cast<int>(x);
+  }
+  const char* sc = "";
+  int fd = openGreSocket(o, &sc);
+  if (fd < 0) {
+    throwErrno(env, sc, -fd);
+    return nullptr;
+  }
+  return i32(env, fd);
+}
+
+napi_value EspAttach(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!args(env, info, 2, argv)) return nullptr;
+  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  uint64_t fd;
+  if (!dp || !toUint(env, argv[1], "espFd", 0, 0x7fffffff, &fd)) return nullptr;
+  const char* sc = "";
+  int r;
+  {
+    std::lock_guard<std::mutex> lk(dp->tableLock());
+    r = dp->attachEsp(static_cast<int>(fd), &sc);
+  }
+  if (r < 0) {
+    throwErrno(env, sc, -r);
+    return nullptr;
+  }
+  return undefinedValue(env);
+}
+
+napi_value EspSetOutbound(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!args(env, info, 3, argv)) return nullptr;
+  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  uint32_t nbma;
+  if (!dp || !toU32(env, argv[1], "nbma", &nbma) || !needEsp(env, dp)) return nullptr;
+  std::unique_ptr<Sa> sa = makeSa(env, argv[2], true);
+  if (!sa) return nullptr;
+  std::lock_guard<std::mutex> lk(dp->tableLock());
+  dp->esp().outbound[nbma] = std::move(sa);
+  dp->espFlush(nbma, true);  // what waited for IKE goes now
+  return undefinedValue(env);
+}
+
+napi_value EspDeleteOutbound(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!args(env, info, 2, argv)) return nullptr;
+  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  uint32_t nbma;
+  if (!dp || !toU32(env, argv[1], "nbma", &nbma)) return nullptr;
+  std::lock_guard<std::mutex> lk(dp->tableLock());
+  return boolean(env, dp->esp().outbound.erase(nbma) > 0);
+}
+
+napi_value EspSetInbound(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!args(env, info, 2, argv)) return nullptr;
+  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  if (!dp || !needEsp(env, dp)) return nullptr;
+  std::unique_ptr<Sa> sa = makeSa(env, argv[1], false);
+  if (!sa) return nullptr;
+  const uint32_t spi = sa->params().spi;
+  std::lock_guard<std::mutex> lk(dp->tableLock());
+  dp->esp().inbound[spi] = std::move(sa);
+  return undefinedValue(env);
+}
+
+napi_value EspDeleteInbound(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!args(env, info, 2, argv)) return nullptr;
+  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  uint32_t spi;
+  if (!dp || !toU32(env, argv[1], "spi", &spi)) return nullptr;
+  std::lock_guard<std::mutex> lk(dp->tableLock());
+  return boolean(env, dp->esp().inbound.erase(spi) > 0);
+}
+
+napi_value EspSetProtected(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!args(env, info, 3, argv)) return nullptr;
+  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  uint32_t nbma;
+  bool on;
+  if (!dp || !toU32(env, argv[1], "nbma", &nbma) || !toBool(env, argv[2], "on", &on)) return nullptr;
+  if (on && !needEsp(env, dp)) return nullptr;
+  std::lock_guard<std::mutex> lk(dp->tableLock());
+  if (on) {
+    dp->esp().protectedPeers[nbma];
+  } else {
+    dp->espFlush(nbma, false);
+    dp->esp().protectedPeers.erase(nbma);
+  }
+  return undefinedValue(env);
+}
+
+napi_value saRow(napi_env env, const Sa& sa) {
+  napi_value o;
+  napi_create_object(env, &o);
+  const SaParams& p = sa.params();
+  napi_set_named_property(env, o, "spi", u32(env, p.spi));
+  napi_set_named_property(env, o, "cipher", str(env, espCipherName(p.cipher)));
+  if (p.integ != EspInteg::None) napi_set_named_property(env, o, "integrity", str(env, espIntegName(p.integ)));
+  napi_set_named_property(env, o, "esn", boolean(env, p.esn));
+  napi_set_named_property(env, o, "packets", num(env, static_cast<double>(sa.packets)));
+  napi_set_named_property(env, o, "bytes", num(env, static_cast<double>(sa.bytes)));
+  return o;
+}
+
+napi_value EspStats(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!args(env, info, 1, argv)) return nullptr;
+  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  if (!dp) return nullptr;
+  napi_value out, outbound, inbound, prot;
+  napi_create_object(env, &out);
+  napi_create_array(env, &outbound);
+  napi_create_array(env, &inbound);
+  napi_create_array(env, &prot);
+  std::lock_guard<std::mutex> lk(dp->tableLock());
+  uint32_t i = 0;
+  for (const auto& kv : dp->esp().outbound) {
+    napi_value o = saRow(env, *kv.second);
+    napi_set_named_property(env, o, "nbma", u32(env, kv.first));
+    napi_set_named_property(env, o, "seq", num(env, static_cast<double>(kv.second->params().seq)));
+    napi_set_element(env, outbound, i++, o);
+  }
+  i = 0;
+  for (const auto& kv : dp->esp().inbound) {
+    napi_value o = saRow(env, *kv.second);
+    napi_set_named_property(env, o, "seq", num(env, static_cast<double>(kv.second->window().top())));
+    napi_set_named_property(env, o, "replayDrops", num(env, static_cast<double>(kv.second->replayDrops)));
+    napi_set_named_property(env, o, "authFailures", num(env, static_cast<double>(kv.second->authFailures)));
+    napi_set_element(env, inbound, i++, o);
+  }
+  i = 0;
+  for (const auto& kv : dp->esp().protectedPeers) {
+    napi_value o;
+    napi_create_object(env, &o);
+    napi_set_named_property(env, o, "nbma", u32(env, kv.first));
+    napi_set_named_property(env, o, "queued", u32(env, static_cast<uint32_t>(kv.second.packets.size())));
+    napi_set_element(env, prot, i++, o);
+  }
+  napi_set_named_property(env, out, "outbound", outbound);
+  napi_set_named_property(env, out, "inbound", inbound);
+  napi_set_named_property(env, out, "protected", prot);
+  return out;
+}
+
+napi_value EspSendRaw(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!args(env, info, 3, argv)) return nullptr;
+  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  uint32_t nbma;
+  uint8_t* data;
+  size_t len;
+  if (!dp || !toU32(env, argv[1], "nbma", &nbma) || !toBytes(env, argv[2], "bytes", &data, &len)) return nullptr;
+  int r = dp->sendEspRaw(nbma, data, len);
+  if (r < 0) {
+    throwErrno(env, "sendto", -r);
+    return nullptr;
+  }
+  return boolean(env, r > 0);
+}
+
+// espSeal(sa, seq, iv, payload) -> the ESP packet (next header 47), no dataplane.
+napi_value EspSeal(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!args(env, info, 4, argv)) return nullptr;
+  std::unique_ptr<Sa> sa = makeSa(env, argv[0], true);
+  if (!sa) return nullptr;
+  uint64_t seq;
+  uint8_t *iv, *payload;
+  size_t ivLen, len;
+  if (!toUint(env, argv[1], "seq", 1, (1ull << 53) - 1, &seq) || !toBytes(env, argv[2], "iv", &iv, &ivLen) ||
+      !toBytes(env, argv[3], "payload", &payload, &len)) {
+    return nullptr;
+  }
+  if (ivLen != sa->ivLength()) {
+    throwRange(env, "iv", sa->ivLength() == 8 ? "8 bytes for aes-gcm" : "16 bytes for aes-cbc");
+    return nullptr;
+  }
+  if (len > 65535) {
+    throwRange(env, "payload", "at most 65535 bytes");
+    return nullptr;
+  }
+  std::vector<uint8_t> out(len + sa->overhead(len));
+  size_t n = sa->seal(seq, iv, payload, len, 47, out.data());
+  if (n == 0) {
+    throwRange(env, "sa", "encryption failed");
+    return nullptr;
+  }
+  return bytesValue(env, out.data(), n);
+}
+
+// espOpen(sa, packet) -> { status, payload? } (no replay check), no dataplane.
+napi_value EspOpen(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!args(env, info, 2, argv)) return nullptr;
+  std::unique_ptr<Sa> sa = makeSa(env, argv[0], false);
+  uint8_t* pkt;
+  size_t len;
+  if (!sa || !toBytes(env, argv[1], "packet", &pkt, &len)) return nullptr;
+  std::vector<uint8_t> copy(pkt, pkt + len);
+  uint8_t* payload = nullptr;
+  size_t plen = 0;
+  uint8_t nh = 0;
+  EspStatus st = sa->open(copy.data(), copy.size(), &payload, &plen, &nh, false);
+  static const char* const names[] = {"ok", "tooShort", "replay", "authFailed", "badPadding", "badNextHeader",
+                                      "error"};
+  napi_value o;
+  napi_create_object(env, &o);
+  napi_set_named_property(env, o, "status", str(env, names[static_cast<int>(st)]));
+  if (st == EspStatus::Ok) napi_set_named_property(env, o, "payload", bytesValue(env, payload, plen));
+  return o;
+}
+
+}  // namespace
+
+napi_value espInit(napi_env env, napi_value exports) {
+  const std::string mismatch = espCheckOpenSsl();
+  if (!mismatch.empty()) {
+    napi_throw_error(env, "ERR_DMVPN_OPENSSL_MISMATCH", mismatch.c_str());
+    return nullptr;
+  }
+  defineFunction(env, exports, "openEspSocket", OpenEspSocket);
+  defineFunction(env, exports, "espAttach", EspAttach);
+  defineFunction(env, exports, "espSetOutbound", EspSetOutbound);
+  defineFunction(env, exports, "espDeleteOutbound", EspDeleteOutbound);
+  defineFunction(env, exports, "espSetInbound", EspSetInbound);
+  defineFunction(env, exports, "espDeleteInbound", EspDeleteInbound);
+  defineFunction(env, exports, "espSetProtected", EspSetProtected);
+  defineFunction(env, exports, "espStats", EspStats);
+  defineFunction(env, exports, "espSendRaw", EspSendRaw);
+  defineFunction(env, exports, "espSeal", EspSeal);
+  defineFunction(env, exports, "espOpen", EspOpen);
+  return exports;
+}
+
+}  // namespace dmvpn
