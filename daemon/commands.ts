@@ -10,6 +10,7 @@ import { showIpRoute, routeData } from './show/route.js';
 import { renderRunningConfig } from './config/render.js';
 import { VERSION } from './version.js';
 import type { EigrpRuntime } from './eigrp.js';
+import { renderIkev2Sa, renderCryptoSession } from '../protocols/ikev2/show.js';
 import { renderNeighbors, renderTopology, renderInterfaces, renderTraffic } from '../protocols/eigrp/show.js';
 
 function views(r: Router): { t: TunnelRuntime; v: TunnelView }[] {
@@ -100,6 +101,46 @@ export function registerShowCommands(r: Router): void {
   eigrpShow(['show', 'ip', 'eigrp', 'traffic'], 'EIGRP packet counters', undefined, (e) => {
     const t = e.engine.showTraffic();
     return { text: renderTraffic(t), data: { traffic: t, sendFailures: e.sendFailures } };
+  });
+  add({
+    words: ['show', 'crypto', 'ikev2', 'sa'], help: 'IKEv2 SAs', args: { min: 0, max: 1, help: 'an optional "detailed"' },
+    run: (a) => {
+      const detailed = detailArg(a, 'detailed');
+      const now = r.now();
+      const rows = [...r.ipsec.values()].flatMap((s) => s.manager.showIkev2Sa(now));
+      return { text: renderIkev2Sa(rows, detailed), data: rows };
+    },
+  });
+  add({
+    words: ['show', 'crypto', 'session'], help: 'crypto sessions per peer',
+    run: () => {
+      const out = [...r.ipsec.entries()].map(([ifname, s]) => ({ ifname, profile: s.profile, rows: s.manager.showCryptoSession() }));
+      return { text: out.map((o) => renderCryptoSession(o.rows, o.ifname, o.profile)).join('\n'), data: out };
+    },
+  });
+  add({
+    words: ['show', 'crypto', 'ipsec', 'sa'], help: 'ESP SAs with packet, byte and drop counters',
+    run: () => {
+      const data = r.tunnels.map((t) => ({ interface: t.name, sas: t.saStats() ?? null, counters: t.stats() ?? null }));
+      const lines: string[] = [];
+      for (const d of data) {
+        lines.push(`interface: ${d.interface}`);
+        for (const o of d.sas?.outbound ?? []) lines.push(`   peer ${o.nbma}  outbound esp sa: spi 0x${o.spi.toString(16)} ${o.cipher}${o.integrity ? ` ${o.integrity}` : ''}  #pkts encaps: ${o.packets}, bytes ${o.bytes}`);
+        for (const i of d.sas?.inbound ?? []) lines.push(`   inbound esp sa: spi 0x${i.spi.toString(16)} ${i.cipher}${i.integrity ? ` ${i.integrity}` : ''}  #pkts decaps: ${i.packets}, bytes ${i.bytes}, replay drops ${i.replayDrops}, auth failures ${i.authFailures}`);
+      }
+      return { text: lines.join('\n') + '\n', data };
+    },
+  });
+  add({
+    words: ['show', 'crypto', 'keys'], help: 'session keys for Wireshark (--wireshark): ikev2_decryption_table and esp_sa lines',
+    args: { min: 0, max: 1, help: 'an optional "wireshark"' },
+    run: (a) => {
+      if (a.length && !['wireshark', '--wireshark'].includes(a[0].toLowerCase())) throw new CommandError('bad-argument', `% Invalid input "${a[0]}": expected "--wireshark"`);
+      const keys = [...r.ipsec.values()].map((s) => s.manager.wiresharkKeys());
+      const ikev2 = keys.flatMap((k) => k.ikev2);
+      const esp = keys.flatMap((k) => k.esp);
+      return { text: `# ikev2_decryption_table\n${ikev2.join('\n')}\n# esp_sa\n${esp.join('\n')}\n`, data: { ikev2, esp } };
+    },
   });
   add({ words: ['show', 'version'], help: 'daemon version', run: () => ({ text: `dmvpnd ${VERSION}, uptime ${Math.round((r.now() - r.started) / 1000)} s\n`, data: { version: VERSION, uptimeMs: r.now() - r.started } }) });
 }

@@ -12,6 +12,7 @@ import type { ConfigModel, TunnelInterfaceConfig, LinuxInterfaceConfig } from '.
 import { Rib, ADMIN_DISTANCE, type RibRoute, type RouteSource } from './rib.js';
 import { TunnelRuntime, writeSysctl } from './tunnel.js';
 import { EigrpRuntime, eigrpConfig } from './eigrp.js';
+import { IpsecRuntime, ikeConfigFor } from './ipsec.js';
 import { CommandTable } from './control/commands.js';
 import { registerShowCommands } from './commands.js';
 import type { Logger } from './log.js';
@@ -28,6 +29,7 @@ export class Router {
   readonly rib = new Rib();
   readonly tunnels: TunnelRuntime[] = [];
   readonly eigrp: EigrpRuntime[] = [];
+  readonly ipsec = new Map<string, IpsecRuntime>();
   readonly commands = new CommandTable();
   readonly started = Date.now();
   private kernelQueue: Promise<void> = Promise.resolve();
@@ -71,6 +73,8 @@ export class Router {
     // Goodbyes first, while the tunnels can still carry them.
     for (const e of this.eigrp) e.stop();
     if (this.eigrp.length) await new Promise((r) => setTimeout(r, 50));
+    for (const s of this.ipsec.values()) s.stop();
+    if (this.ipsec.size) await new Promise((r) => setTimeout(r, 100));
     for (const t of this.tunnels) await t.stop();
     for (const r of this.rib.table()) {
       if (r.source === 'connected' || this.tunnels.some((t) => t.name === r.dev)) continue;
@@ -97,6 +101,14 @@ export class Router {
 
   private async startTunnel(t: TunnelRuntime): Promise<void> {
     const c = t.cfg;
+    if (c.protection) {
+      const cfg = ikeConfigFor(this.model, c, t.engineCfg.nbmaAddress);
+      const ipsec = new IpsecRuntime(t.engineCfg.nbmaAddress, cfg, c.protection.profile, t, this.log, () => this.now());
+      t.protectedMode = true;
+      t.onMapped = (nbma) => ipsec.peerMapped(nbma);
+      this.ipsec.set(t.name, ipsec);
+      await ipsec.start();
+    }
     await t.start();
     this.rib.add({ prefix: c.address!.address, prefixLength: c.address!.prefixLength, source: 'connected', dev: c.name, distance: 0, metric: 0, since: this.now() });
   }

@@ -9,7 +9,8 @@ import { NhrpEngine } from '../protocols/nhrp/engine.js';
 import type { NhrpAction, NhrpConfig as EngineConfig, RouteView } from '../protocols/nhrp/engine-types.js';
 import { GreProto } from '../protocols/gre/wire.js';
 import { networkOf } from '../protocols/nhrp/cache.js';
-import { Dataplane, openTun, openGreSocket, closeFd, type DataplaneEvent, type DataplaneStats } from '../platform/native/index.js';
+import { Dataplane, openTun, openGreSocket, openEspSocket, closeFd, type DataplaneEvent, type DataplaneStats } from '../platform/native/index.js';
+import type { EspSa, EspSaKeys } from '../platform/native/esp.js';
 import type { RtnetlinkPort } from '../platform/ports.js';
 import type { TunnelInterfaceConfig } from './config/model.js';
 import type { Rib } from './rib.js';
@@ -39,6 +40,9 @@ export class TunnelRuntime {
   onInner: ((src: string, datagram: Uint8Array) => void) | undefined;
   /** IP protocol handed up instead of delivered to the kernel (0 = none); set before start(). */
   handUpProtocol = 0;
+  /** Tunnel protection: open the ESP socket at start; NHRP's mapped peers are reported here. */
+  protectedMode = false;
+  onMapped: ((nbma: string) => void) | undefined;
 
   constructor(
     readonly cfg: TunnelInterfaceConfig,
@@ -79,10 +83,21 @@ export class TunnelRuntime {
       closeFd(tun.fd);
       throw e;
     }
+    let espFd: number | undefined;
+    if (this.protectedMode) {
+      try {
+        espFd = openEspSocket({ local: this.engineCfg.nbmaAddress, rcvbuf: 8 << 20 });
+      } catch (e) {
+        closeFd(tun.fd);
+        closeFd(greFd);
+        throw e;
+      }
+    }
     const nhsNbma = this.engineCfg.nhs[0]?.nbma ?? null;
     this.dataplane = Dataplane.open({
       tun,
       greFd,
+      espFd,
       config: {
         localNbma: this.engineCfg.nbmaAddress,
         key: c.tunnelKey ?? null,
@@ -126,6 +141,31 @@ export class TunnelRuntime {
   /** Send an IP datagram into the overlay (multicast is replicated to the NHRP multicast list). */
   sendInner(datagram: Uint8Array): number {
     return this.dataplane?.sendInner(datagram) ?? 0;
+  }
+
+  // EspTarget (daemon/ipsec.ts): the IKE engine's SAs into this tunnel's ESP.
+  setOutboundSa(nbma: string, sa: EspSa): void {
+    this.dataplane?.setOutboundSa(nbma, sa);
+  }
+
+  deleteOutboundSa(nbma: string): boolean {
+    return this.dataplane?.deleteOutboundSa(nbma) ?? false;
+  }
+
+  setInboundSa(spi: number, sa: EspSaKeys): void {
+    this.dataplane?.setInboundSa(spi, sa);
+  }
+
+  deleteInboundSa(spi: number): boolean {
+    return this.dataplane?.deleteInboundSa(spi) ?? false;
+  }
+
+  setProtected(nbma: string, on: boolean): void {
+    this.dataplane?.setProtected(nbma, on);
+  }
+
+  saStats() {
+    return this.dataplane?.saStats();
   }
 
   stats(): DataplaneStats | undefined {
@@ -176,6 +216,7 @@ export class TunnelRuntime {
           break;
         case 'map':
           this.dataplane?.setPeer(a.proto, a.nbma);
+          this.onMapped?.(a.nbma);
           break;
         case 'unmap':
           this.dataplane?.deletePeer(a.proto);

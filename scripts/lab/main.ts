@@ -91,8 +91,8 @@ function exec(node: string, cmd: string[]): number {
   return r.status ?? 1;
 }
 
-async function demo(): Promise<number> {
-  const lab = new Lab();
+async function demo(ipsec: boolean): Promise<number> {
+  const lab = new Lab(undefined, undefined, { ipsec });
   const stopOnSignal = (): void => {
     void lab.destroy().then(() => process.exit(130));
   };
@@ -133,7 +133,8 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case undefined:
-    case 'run': return demo();
+    case 'run': return demo(rest.includes('--ipsec'));
+    case '--ipsec': return demo(true);
     case 'up': return up();
     case 'down': down(); console.log('lab down'); return 0;
     case 'exec': return exec(rest[0] ?? '', rest.slice(1));

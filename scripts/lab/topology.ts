@@ -28,11 +28,31 @@ export function tunnelOf(r: RouterName): string {
 }
 
 /** The lab configuration of a router: the reference lab's commands (IPsec aside, and the split-horizon typo corrected). */
-export function labConfig(r: RouterName): string {
+export function labConfig(r: RouterName, opts: { ipsec?: boolean } = {}): string {
   const i = routerIndex(r);
+  // The reference lab's IPsec template, with the Linux name of the underlay interface.
+  const crypto = opts.ipsec ? [
+    'crypto ikev2 keyring ike-keyring',
+    ' peer dmvpn',
+    '  address 0.0.0.0 0.0.0.0',
+    '  pre-shared-key Cisco123',
+    '!',
+    'crypto ikev2 profile ike-profile',
+    ' authentication local pre-share',
+    ' authentication remote pre-share',
+    ' keyring local ike-keyring',
+    ' match address local interface eth0',
+    ' match identity remote address 0.0.0.0 0.0.0.0',
+    '!',
+    'crypto ipsec profile ipsec-profile',
+    ' set ikev2-profile ike-profile',
+    '!',
+  ] : [];
+  const protect = opts.ipsec ? [' tunnel protection ipsec profile ipsec-profile'] : [];
   const common = [
     `hostname ${r}`,
     '!',
+    ...crypto,
     'interface eth0',
     ` ip address ${nbmaOf(r)} 255.255.255.0`,
     '!',
@@ -56,6 +76,7 @@ export function labConfig(r: RouterName): string {
       ' ip nhrp holdtime 450',
       ' ip nhrp redirect',
       ' no ip split-horizon eigrp 1',
+      ...protect,
       '!',
       'router eigrp 1',
       ' network 192.168.0.0 0.0.0.255',
@@ -80,6 +101,7 @@ export function labConfig(r: RouterName): string {
     ' ip tcp adjust-mss 1360',
     ' tunnel source eth0',
     ' tunnel mode gre multipoint',
+    ...protect,
     '!',
     'router eigrp 1',
     ` network 192.168.${i}.0 0.0.0.255`,
@@ -101,7 +123,7 @@ export class Lab {
   private readonly daemons = new Map<RouterName, ChildProcess>();
   private readonly made: string[] = [];
 
-  constructor(prefix = `dl${process.pid % 100000}`, dir?: string) {
+  constructor(prefix = `dl${process.pid % 100000}`, dir?: string, readonly opts: { ipsec?: boolean } = {}) {
     this.prefix = prefix;
     this.dir = dir ?? mkdtempSync(join(tmpdir(), 'dmvpn-lab-'));
   }
@@ -155,7 +177,7 @@ export class Lab {
       sh(['ip', '-n', host, 'addr', 'add', `192.168.${i}.10/24`, 'dev', 'eth0']);
       sh(['ip', '-n', host, 'link', 'set', 'eth0', 'up']);
       sh(['ip', '-n', host, 'route', 'add', 'default', 'via', `192.168.${i}.1`]);
-      writeFileSync(join(this.dir, `${r}.conf`), labConfig(r));
+      writeFileSync(join(this.dir, `${r}.conf`), labConfig(r, this.opts));
     }
   }
 
