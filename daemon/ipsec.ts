@@ -9,7 +9,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { IkeManager } from '../protocols/ikev2/manager.js';
-import { ikeConfig, type KeyringPeer } from '../protocols/ikev2/policy.js';
+import { ikeConfig, type KeyringPeer, type IkeProposalConfig, type EspTransformConfig } from '../protocols/ikev2/policy.js';
 import type { ChildSaInfo, IkeAction } from '../protocols/ikev2/engine-types.js';
 import type { EspSa } from '../platform/native/esp.js';
 import type { ConfigModel, TunnelInterfaceConfig } from './config/model.js';
@@ -36,13 +36,41 @@ export function ikeConfigFor(model: ConfigModel, t: TunnelInterfaceConfig, local
     address: p.address.address, prefixLength: p.address.prefixLength,
     psk: p.presharedKey?.reveal(), pskLocal: p.presharedKeyLocal?.reveal(), pskRemote: p.presharedKeyRemote?.reveal(),
   }] : []);
+  // IOS uses a proposal through a policy; with no policy, its smart defaults.
+  const proposals: IkeProposalConfig[] = model.crypto.ikev2Policies
+    .flatMap((pol) => pol.proposals.map((ref) => model.crypto.ikev2Proposals.find((x) => x.name === ref.name)))
+    .flatMap((pr) => (pr ? [{
+      encr: pr.encryption.map((e) => ({ id: e.startsWith('aes-gcm') ? ENCR_AES_GCM_16 : ENCR_AES_CBC, keyLength: Number(e.slice(-3)) })),
+      integ: pr.integrity.map((h) => INTEG_ID[h]),
+      // IOS: without `prf`, the integrity algorithms serve as PRFs.
+      prf: (pr.prf.length ? pr.prf : pr.integrity).map((h) => PRF_ID[h]),
+      dh: [...pr.groups],
+    }] : []));
+  const transformSets: EspTransformConfig[] = ipsec.transformSets
+    .map((ref) => model.crypto.transformSets.find((t) => t.name === ref.name))
+    .flatMap((t) => (t ? [{
+      encr: t.cipher === 'esp-gcm' ? ENCR_AES_GCM_16 : ENCR_AES_CBC,
+      keyLength: t.keyBits,
+      integ: t.cipher === 'esp-gcm' || !t.integrity ? undefined : ESP_INTEG_ID[t.integrity],
+    }] : []));
+  const pfs = ipsec.pfs?.group ? Number(ipsec.pfs.group.slice(5)) : undefined;
   return ikeConfig({
     localAddress, keyring,
+    ...(proposals.length ? { proposals } : {}),
+    ...(transformSets.length ? { transformSets } : {}),
+    ...(pfs !== undefined ? { pfsGroup: pfs } : {}),
     ikeLifetime: ike?.lifetime ?? 86400,
     childLifetime: ipsec.lifetimeSeconds,
     dpd: ike?.dpd ? { interval: ike.dpd.interval, retry: ike.dpd.retry } : undefined,
   });
 }
+
+/** IANA IKEv2 transform IDs (RFC 7296 section 3.3.2, RFC 4106, RFC 4868). */
+const ENCR_AES_CBC = 12;
+const ENCR_AES_GCM_16 = 20;
+const INTEG_ID = { sha1: 2, sha256: 12, sha384: 13, sha512: 14 } as const;
+const PRF_ID = { sha1: 2, sha256: 5, sha384: 6, sha512: 7 } as const;
+const ESP_INTEG_ID = { 'esp-sha-hmac': 2, 'esp-sha256-hmac': 12, 'esp-sha384-hmac': 13, 'esp-sha512-hmac': 14 } as const;
 
 /** The dataplane's cipher names for a negotiated child SA (transform IDs of RFC 7296 / IANA). */
 export function espKeys(c: ChildSaInfo, dir: 'inbound' | 'outbound'): Omit<EspSa, 'spi'> {
