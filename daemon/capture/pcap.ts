@@ -40,21 +40,45 @@ const PCAP_MAGIC_NS = 0xa1b23c4d;
 const PCAPNG_SHB = 0x0a0d0d0a;
 const PCAPNG_BOM = 0x1a2b3c4d;
 
+/** Parse a whole capture; any defect (not a capture, cut short, bad block) throws CaptureError. */
 export function parseCapture(buf: Uint8Array): CapturedPacket[] {
-  if (buf.length < 4) throw new CaptureError('not-a-capture', `file is ${buf.length} bytes: too short for a capture header`);
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const be = dv.getUint32(0, false);
-  const le = dv.getUint32(0, true);
-  if (be === PCAPNG_SHB) return parsePcapng(buf, dv);
-  if (be === PCAP_MAGIC_US || be === PCAP_MAGIC_NS) return parsePcap(buf, dv, false, be === PCAP_MAGIC_NS);
-  if (le === PCAP_MAGIC_US || le === PCAP_MAGIC_NS) return parsePcap(buf, dv, true, le === PCAP_MAGIC_NS);
-  throw new CaptureError('not-a-capture', `unknown magic 0x${be.toString(16).padStart(8, '0')}: not a pcap or pcapng file`);
+  const r = readCapture(buf);
+  if (r.error) throw r.error;
+  return r.packets;
 }
 
-function parsePcap(buf: Uint8Array, dv: DataView, little: boolean, nano: boolean): CapturedPacket[] {
+export interface CaptureRead {
+  readonly packets: CapturedPacket[];
+  /** Set when the file is not a capture or is defective; packets then holds what came before the defect. */
+  readonly error?: CaptureError;
+}
+
+/**
+ * Parse what can be parsed: a capture that tcpdump is still writing, or that a
+ * full disk cut, ends in the middle of a record; its earlier packets are kept
+ * beside the error (`dmvpnctl decode` prints them and still exits 2).
+ */
+export function readCapture(buf: Uint8Array): CaptureRead {
+  const out: CapturedPacket[] = [];
+  try {
+    if (buf.length < 4) throw new CaptureError('not-a-capture', `file is ${buf.length} bytes: too short for a capture header`);
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const be = dv.getUint32(0, false);
+    const le = dv.getUint32(0, true);
+    if (be === PCAPNG_SHB) parsePcapng(buf, dv, out);
+    else if (be === PCAP_MAGIC_US || be === PCAP_MAGIC_NS) parsePcap(buf, dv, false, be === PCAP_MAGIC_NS, out);
+    else if (le === PCAP_MAGIC_US || le === PCAP_MAGIC_NS) parsePcap(buf, dv, true, le === PCAP_MAGIC_NS, out);
+    else throw new CaptureError('not-a-capture', `unknown magic 0x${be.toString(16).padStart(8, '0')}: not a pcap or pcapng file`);
+  } catch (e) {
+    if (e instanceof CaptureError) return { packets: out, error: e };
+    throw e;
+  }
+  return { packets: out };
+}
+
+function parsePcap(buf: Uint8Array, dv: DataView, little: boolean, nano: boolean, out: CapturedPacket[]): void {
   if (buf.length < 24) throw new CaptureError('truncated', `pcap global header truncated (${buf.length} of 24 bytes)`);
   const linkType = dv.getUint32(20, little) & 0x0fffffff;
-  const out: CapturedPacket[] = [];
   let off = 24;
   while (off < buf.length) {
     if (off + 16 > buf.length) throw new CaptureError('truncated', `packet ${out.length + 1}: record header truncated at byte ${off}`);
@@ -67,7 +91,6 @@ function parsePcap(buf: Uint8Array, dv: DataView, little: boolean, nano: boolean
     out.push({ index: out.length + 1, linkType, time: sec + frac / (nano ? 1e9 : 1e6), origLength: orig, data: buf.subarray(off, off + incl) });
     off += incl;
   }
-  return out;
 }
 
 interface Iface {
@@ -75,8 +98,7 @@ interface Iface {
   tsDiv: number;
 }
 
-function parsePcapng(buf: Uint8Array, dv: DataView): CapturedPacket[] {
-  const out: CapturedPacket[] = [];
+function parsePcapng(buf: Uint8Array, dv: DataView, out: CapturedPacket[]): void {
   let ifaces: Iface[] = [];
   let little = true;
   let off = 0;
@@ -133,7 +155,6 @@ function parsePcapng(buf: Uint8Array, dv: DataView): CapturedPacket[] {
     }
     off += len;
   }
-  return out;
 }
 
 /** Write a classic little-endian microsecond pcap of the given link type. */

@@ -2,13 +2,13 @@
  * The DMVPN dissector: captured frames to field trees (see dissect.ts for the
  * protocol walk), and the text / JSON forms `dmvpnctl decode` prints.
  */
-import { readCapture } from './capture.js';
+import { readCapture } from '../capture/pcap.js';
 import { dissectPacket } from './dissect.js';
 import type { DecodedPacket } from './model.js';
 import type { CaptureError } from '../capture/pcap.js';
 
 export { dissectPacket } from './dissect.js';
-export { readCapture, type CaptureRead } from './capture.js';
+export { readCapture, type CaptureRead } from '../capture/pcap.js';
 export { summaryLine, textLines, packetJson } from './render.js';
 export type { DecodedPacket, Malformed } from './model.js';
 export type { Node, Json } from './tree.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseCapture, writePcap, stripLink, CaptureError, LinkType } from '../../../daemon/capture/pcap.js';
+import { parseCapture, readCapture, writePcap, stripLink, CaptureError, LinkType } from '../../../daemon/capture/pcap.js';
 import { needsVectors, vectorPath } from '../../support/vectors.js';
 
 test('pcap: write then read back, raw IP link type', () => {
@@ -29,4 +29,14 @@ test('pcap: reads the Ethernet pcap and the pcapng vectors', needsVectors, () =>
   const b = parseCapture(new Uint8Array(readFileSync(vectorPath('pcap', 'nhrp.pcapng'))));
   assert.equal(b.length, 25);
   assert.equal(stripLink(b[0])?.etherType, 0x0800);
+});
+
+test('pcap: a capture cut mid-record keeps the packets before the cut beside the error', () => {
+  const file = writePcap([{ data: Uint8Array.of(0x45, 1) }, { data: Uint8Array.of(0x45, 2) }, { data: new Uint8Array(40) }]);
+  const r = readCapture(file.subarray(0, file.length - 10));
+  assert.equal(r.packets.length, 2);
+  assert.equal(r.error?.code, 'truncated');
+  assert.deepEqual(readCapture(file).packets.length, 3);
+  assert.equal(readCapture(file).error, undefined);
+  assert.equal(readCapture(Uint8Array.of(1, 2)).error?.code, 'not-a-capture');
 });
