@@ -217,10 +217,15 @@ napi_value OpenTun(napi_env env, napi_callback_info info) {
   return o;
 }
 
-napi_value OpenGreSocket(napi_env env, napi_callback_info info) {
+}  // namespace
+
+// (local, device?, sndbuf?, rcvbuf?) -> fd of a raw IPv4 socket for `protocol`
+// (47 for GRE, 50 for ESP), bound to the local NBMA address.
+napi_value openRawProtocolSocket(napi_env env, napi_callback_info info, int protocol) {
   napi_value argv[4];
   if (!args(env, info, 4, argv)) return nullptr;
   GreSocketOptions o;
+  o.protocol = protocol;
   uint64_t x;
   if (!toU32(env, argv[0], "local", &o.local)) return nullptr;
   if (!isUndefined(env, argv[1]) && !toString(env, argv[1], "device", &o.device)) return nullptr;
@@ -240,6 +245,10 @@ napi_value OpenGreSocket(napi_env env, napi_callback_info info) {
   }
   return i32(env, fd);
 }
+
+namespace {
+
+napi_value OpenGreSocket(napi_env env, napi_callback_info info) { return openRawProtocolSocket(env, info, 47); }
 
 napi_value CloseFd(napi_env env, napi_callback_info info) {
   napi_value argv[1];

@@ -107,30 +107,7 @@ bool needEsp(napi_env env, Dataplane* dp) {
   return false;
 }
 
-napi_value OpenEspSocket(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  if (!args(env, info, 4, argv)) return nullptr;
-  GreSocketOptions o;
-  o.protocol = 50;  // IPPROTO_ESP
-  uint64_t x;
-  if (!toU32(env, argv[0], "local", &o.local)) return nullptr;
-  if (!isUndefined(env, argv[1]) && !toString(env, argv[1], "device", &o.device)) return nullptr;
-  if (!isUndefined(env, argv[2])) {
-    if (!toUint(env, argv[2], "sndbuf", 0, 1u << 30, &x)) return nullptr;
-    o.sndbuf = static_cast<int>(x);
-  }
-  if (!isUndefined(env, argv[3])) {
-    if (!toUint(env, argv[3], "rcvbuf", 0, 1u << 30, &x)) return nullptr;
-    o.rcvbuf = static_cast<int>(x);
-  }
-  const char* sc = "";
-  int fd = openGreSocket(o, &sc);
-  if (fd < 0) {
-    throwErrno(env, sc, -fd);
-    return nullptr;
-  }
-  return i32(env, fd);
-}
+napi_value OpenEspSocket(napi_env env, napi_callback_info info) { return openRawProtocolSocket(env, info, 50); }
 
 napi_value EspAttach(napi_env env, napi_callback_info info) {
   napi_value argv[2];
