@@ -45,7 +45,7 @@ export function registerShowCommands(r: Router): void {
   add({
     words: ['clear', 'ip', 'nhrp'], help: 'forget dynamic NHRP entries',
     run: () => {
-      for (const t of r.tunnels) t.run(t.engine.clear(r.now()));
+      for (const t of r.tunnels) t.run(t.engine.clear());
       return { text: '', data: { cleared: r.tunnels.map((t) => t.name) } };
     },
   });

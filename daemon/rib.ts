@@ -95,11 +95,6 @@ export class Rib {
     return [...this.best.values()].sort((a, b) => ipv4ToU32(a.prefix) - ipv4ToU32(b.prefix) || a.prefixLength - b.prefixLength);
   }
 
-  /** Every route known, best or not (show ip route with alternates). */
-  all(): RibRoute[] {
-    return [...this.routes.values()].flat();
-  }
-
   /** Longest-prefix match among the best routes. */
   lookup(addr: string): RibRoute | undefined {
     const a = ipv4ToU32(addr);

@@ -74,8 +74,6 @@ export class NhrpEngine {
   private readonly dropCount: Record<string, number> = {};
   private forwardCount = 0;
   private started = false;
-  /** Set when an NHS's reply shows our registration arrived from another NBMA address (we are NATed). */
-  natAddress: string | undefined;
 
   constructor(readonly cfg: NhrpConfig, private readonly routes: RouteView, now: number) {
     this.nhsClients = cfg.nhs.map((n) => ({ proto: n.proto, nbma: n.nbma, client: newNhsClient(now) }));
@@ -125,7 +123,7 @@ export class NhrpEngine {
   stop(now: number): NhrpAction[] {
     const out: NhrpAction[] = [];
     // Peers that resolved us directly hold our bindings: purge them there too.
-    out.push(...this.purgePeers(now));
+    out.push(...this.purgePeers());
     for (const n of this.nhsClients) this.stepNhs(n, { kind: 'stop' }, now, out);
     this.started = false;
     return out;
@@ -207,10 +205,10 @@ export class NhrpEngine {
     this.recvCount[name] = (this.recvCount[name] ?? 0) + 1;
     try {
       switch (p.type) {
-        case NhrpPacketType.REGISTRATION_REQUEST: this.onRegistrationRequest(p, bytes, outerSrc, now, out); break;
+        case NhrpPacketType.REGISTRATION_REQUEST: this.onRegistrationRequest(p, outerSrc, now, out); break;
         case NhrpPacketType.REGISTRATION_REPLY: this.onRegistrationReply(p, now, out); break;
         case NhrpPacketType.RESOLUTION_REQUEST: this.onResolutionRequest(p, bytes, outerSrc, now, out); break;
-        case NhrpPacketType.RESOLUTION_REPLY: this.onResolutionReply(p, bytes, now, out); break;
+        case NhrpPacketType.RESOLUTION_REPLY: this.onResolutionReply(p, now, out); break;
         case NhrpPacketType.PURGE_REQUEST: this.onPurgeRequest(p, outerSrc, now, out); break;
         case NhrpPacketType.PURGE_REPLY: break;
         case NhrpPacketType.ERROR_INDICATION: this.onErrorIndication(p, outerSrc, out); break;
@@ -263,15 +261,12 @@ export class NhrpEngine {
     }
     const code = b.cies[0]?.code ?? 0;
     if (code !== 0) out.push({ kind: 'log', level: 'warn', msg: `NHS ${n.proto} rejected our registration: ${cieCodeName(code)} (${code})` });
-    // Cisco NAT extension in the reply: our address as the NHS saw it.
-    const nat = extensionCies(p.extensions, NhrpExtensionType.NAT_ADDRESS)?.find((c) => c.clientProto === this.cfg.protocolAddress);
-    this.natAddress = nat && nat.clientNbma && nat.clientNbma !== this.cfg.nbmaAddress ? nat.clientNbma : undefined;
     this.stepNhs(n, { kind: 'reply', requestId: b.requestId, code }, now, out);
   }
 
   // ---- NHS side: registrations ---------------------------------------------------------------
 
-  private onRegistrationRequest(p: NhrpPacket, _bytes: Uint8Array, outerSrc: string, now: number, out: NhrpAction[]): void {
+  private onRegistrationRequest(p: NhrpPacket, outerSrc: string, now: number, out: NhrpAction[]): void {
     const b = p.body as NhrpMandatory;
     const client = b.srcProto;
     const claimed = b.srcNbma;
@@ -428,7 +423,7 @@ export class NhrpEngine {
     if (fresh) out.push({ kind: 'map', proto, nbma, permanent: false });
   }
 
-  private onResolutionReply(p: NhrpPacket, bytes: Uint8Array, now: number, out: NhrpAction[]): void {
+  private onResolutionReply(p: NhrpPacket, now: number, out: NhrpAction[]): void {
     const b = p.body as NhrpMandatory;
     if (b.srcProto !== this.cfg.protocolAddress) {
       // A transit reply: pass it towards the requester along the routed path.
@@ -441,7 +436,6 @@ export class NhrpEngine {
       }
       this.forwardCount++;
       this.send(nbma, forwardedByNhs(p, this.selfCie()), out);
-      void bytes;
       return;
     }
     const pending = [...this.pending.values()].find((x) => x.requestId === b.requestId);
@@ -568,7 +562,7 @@ export class NhrpEngine {
    * `clear ip nhrp`: forget dynamic entries (registrations come back with the
    * spokes' next refresh; shortcuts are rebuilt on the next redirect). Static ones stay.
    */
-  clear(now: number): NhrpAction[] {
+  clear(): NhrpAction[] {
     const out: NhrpAction[] = [];
     for (const e of this.cache.all()) {
       if (e.type === 'static') continue;
@@ -576,14 +570,12 @@ export class NhrpEngine {
       this.onEntryGone(e, 'cleared', out);
     }
     this.pending.clear();
-    void now;
     return out;
   }
 
   /** Withdraw a local prefix or mapping: purge it at everyone who may have cached it (RFC 2332 5.2.5). */
-  purgePeers(now: number): NhrpAction[] {
+  purgePeers(): NhrpAction[] {
     const out: NhrpAction[] = [];
-    void now;
     const nhs = new Set(this.nhsClients.map((n) => n.nbma));
     const peers = new Set(this.cache.all().filter((e) => e.type === 'dynamic' && e.nbma && (e.flags.implicit || e.flags.nhop) && !nhs.has(e.nbma)).map((e) => e.nbma as string));
     for (const nbma of peers) {

@@ -63,7 +63,22 @@ test('lab: hub and three spokes register, EIGRP carries the LANs, Phase 3 builds
       const sdm = lab.ctl('spoke2', ['show', 'dmvpn']).stdout;
       assert.match(sdm, /^ {5}2 203\.0\.113\.11 {10}10\.0\.0\.11 {4}UP [0-9:]{8} {5}D$/m);
       assert.match(sdm, /^ {29}10\.0\.0\.11 {4}UP [0-9:]{8} {3}DT1$/m);
-      // TCP MSS is clamped to 1360 on the tunnel (ip tcp adjust-mss): the dataplane counts it.
+      // `ip tcp adjust-mss 1360`: a TCP connection between the LAN hosts over the shortcut has its
+      // SYN's MSS (1460 from a 1500-byte LAN) rewritten by the dataplane, which counts it.
+      const mssBefore = lab.ctlJson<{ counters: Record<string, number> }[]>('spoke2', ['show', 'dataplane'])![0].counters.mssClamped;
+      const server = spawn('ip', ['netns', 'exec', lab.ns('h1'), process.execPath, '-e',
+        "const s=require('net').createServer((c)=>c.end('ok')).listen(8080,()=>setTimeout(()=>s.close(),8000))"], { stdio: 'ignore' });
+      try {
+        await new Promise((r) => setTimeout(r, 700));
+        const client = lab.exec('h2', [process.execPath, '-e',
+          "require('net').connect(8080,'192.168.1.10').on('data',(d)=>{console.log(String(d));process.exit(0)}).on('error',(e)=>{console.error(e.message);process.exit(1)})"],
+        { check: false, timeoutMs: 10_000 });
+        assert.equal(client.stdout.trim(), 'ok', client.stderr);
+      } finally {
+        server.kill();
+      }
+      const mssAfter = lab.ctlJson<{ counters: Record<string, number> }[]>('spoke2', ['show', 'dataplane'])![0].counters.mssClamped;
+      assert.ok(mssAfter > mssBefore, `spoke2 clamped the SYN's MSS (${mssBefore} -> ${mssAfter})`);
       const hubTraffic = lab.ctlJson<{ sent: Record<string, number> }[]>('hub', ['show', 'ip', 'nhrp', 'traffic'])!;
       assert.ok((hubTraffic[0].sent['traffic indication'] ?? 0) >= 1, 'hub sent a traffic indication');
 

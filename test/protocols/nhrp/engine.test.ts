@@ -223,12 +223,12 @@ test('engine: clear ip nhrp forgets dynamic entries and their routes, keeps stat
   sim.start();
   sim.trace('spoke2', '10.0.0.12', '192.168.1.1');
   const s2 = sim.nodes.get('spoke2')!;
-  sim.apply(s2, s2.engine.clear(sim.now));
+  sim.apply(s2, s2.engine.clear());
   assert.deepEqual(s2.engine.cache.all().map((e) => e.type), ['static']);
   assert.ok(!s2.routes.some((r) => r.source === 'nhrp'));
   assert.ok(!s2.maps.has('10.0.0.11'));
   const hub = sim.nodes.get('hub')!;
-  sim.apply(hub, hub.engine.clear(sim.now));
+  sim.apply(hub, hub.engine.clear());
   assert.equal(hub.engine.cache.size, 0);
   sim.advance(151_000);
   assert.equal(hub.engine.cache.size, 3, 'the spokes registered again on their next refresh');
