@@ -4,7 +4,6 @@
  * actions out (packets, peer mappings, multicast list, shortcut routes) and the
  * dataplane's events in (NHRP packets, misses, Phase 3 hairpins).
  */
-import { writeFileSync } from 'node:fs';
 import { NhrpEngine } from '../protocols/nhrp/engine.js';
 import type { NhrpAction, NhrpConfig as EngineConfig, RouteView } from '../protocols/nhrp/engine-types.js';
 import { GreProto } from '../protocols/gre/wire.js';
@@ -15,6 +14,7 @@ import type { RtnetlinkPort } from '../platform/ports.js';
 import type { TunnelInterfaceConfig } from './config/model.js';
 import type { Rib } from './rib.js';
 import type { Logger } from './log.js';
+import { writeSysctl } from '../platform/linux/sysctl.js';
 
 /** How often per-peer transmit counters are read to mark shortcuts as used. */
 const USAGE_POLL_MS = 5000;
@@ -272,13 +272,5 @@ export class TunnelRuntime {
       if (p.txPackets > prev) this.engine.noteUsed(p.overlay);
       this.lastTx.set(p.overlay, p.txPackets);
     }
-  }
-}
-
-export function writeSysctl(path: string, value: string, log: Logger): void {
-  try {
-    writeFileSync(`/proc/sys/${path}`, value);
-  } catch (e) {
-    log.warn({ sysctl: path, err: (e as Error).message }, `could not set ${path.replace(/\//g, '.')}=${value}`);
   }
 }
