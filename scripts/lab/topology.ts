@@ -27,8 +27,20 @@ export function tunnelOf(r: RouterName): string {
   return r === 'hub' ? '10.0.0.1' : `10.0.0.1${routerIndex(r)}`;
 }
 
+/** Variations of the reference lab for tests and benchmarks. */
+export interface LabOptions {
+  /** `tunnel protection ipsec profile` on every tunnel (the reference lab's crypto blocks). */
+  readonly ipsec?: boolean;
+  /** A `crypto ipsec transform-set` for the IPsec profile, e.g. "esp-gcm 256" (IOS's default set when absent). */
+  readonly transformSet?: string;
+  /** `ip nhrp holdtime` on every tunnel (the reference lab's 450 s when absent). */
+  readonly holdtime?: number;
+  /** `tunnel dataplane kernel|userspace` on every tunnel (the daemon chooses when absent). */
+  readonly dataplane?: 'kernel' | 'userspace';
+}
+
 /** The lab configuration of a router: the reference lab's commands (IPsec aside, and the split-horizon typo corrected). */
-export function labConfig(r: RouterName, opts: { ipsec?: boolean } = {}): string {
+export function labConfig(r: RouterName, opts: LabOptions = {}): string {
   const i = routerIndex(r);
   // The reference lab's IPsec template, with the Linux name of the underlay interface.
   const crypto = opts.ipsec ? [
@@ -44,11 +56,15 @@ export function labConfig(r: RouterName, opts: { ipsec?: boolean } = {}): string
     ' match address local interface eth0',
     ' match identity remote address 0.0.0.0 0.0.0.0',
     '!',
+    ...(opts.transformSet ? [`crypto ipsec transform-set lab-ts ${opts.transformSet}`, ' mode transport', '!'] : []),
     'crypto ipsec profile ipsec-profile',
     ' set ikev2-profile ike-profile',
+    ...(opts.transformSet ? [' set transform-set lab-ts'] : []),
     '!',
   ] : [];
   const protect = opts.ipsec ? [' tunnel protection ipsec profile ipsec-profile'] : [];
+  const holdtime = ` ip nhrp holdtime ${opts.holdtime ?? 450}`;
+  const dataplane = opts.dataplane ? [` tunnel dataplane ${opts.dataplane}`] : [];
   const common = [
     `hostname ${r}`,
     '!',
@@ -73,9 +89,10 @@ export function labConfig(r: RouterName, opts: { ipsec?: boolean } = {}): string
       ' tunnel mode gre multipoint',
       ' bandwidth 1000',
       ' ip tcp adjust-mss 1360',
-      ' ip nhrp holdtime 450',
+      holdtime,
       ' ip nhrp redirect',
       ' no ip split-horizon eigrp 1',
+      ...dataplane,
       ...protect,
       '!',
       'router eigrp 1',
@@ -94,13 +111,14 @@ export function labConfig(r: RouterName, opts: { ipsec?: boolean } = {}): string
     ' ip nhrp map 10.0.0.1 203.0.113.1',
     ' ip nhrp map multicast 203.0.113.1',
     ' ip nhrp network-id 100',
-    ' ip nhrp holdtime 450',
+    holdtime,
     ' ip nhrp nhs 10.0.0.1',
     ' ip nhrp shortcut',
     ' no ip nhrp redirect',
     ' ip tcp adjust-mss 1360',
     ' tunnel source eth0',
     ' tunnel mode gre multipoint',
+    ...dataplane,
     ...protect,
     '!',
     'router eigrp 1',
@@ -123,7 +141,7 @@ export class Lab {
   private readonly daemons = new Map<RouterName, ChildProcess>();
   private readonly made: string[] = [];
 
-  constructor(prefix = `dl${process.pid % 100000}`, dir?: string, readonly opts: { ipsec?: boolean } = {}) {
+  constructor(prefix = `dl${process.pid % 100000}`, dir?: string, readonly opts: LabOptions = {}) {
     this.prefix = prefix;
     this.dir = dir ?? mkdtempSync(join(tmpdir(), 'dmvpn-lab-'));
   }
