@@ -10,11 +10,51 @@ import { showIpRoute, routeData } from './show/route.js';
 import { renderRunningConfig } from './config/render.js';
 import { VERSION } from './version.js';
 import type { EigrpRuntime } from './eigrp.js';
-import { renderIkev2Sa, renderCryptoSession } from '../protocols/ikev2/show.js';
+import { renderIkev2Sa, renderCryptoSession, peersCryptoShow } from '../protocols/ikev2/show.js';
+import { ipsecPeers, renderIpsecSa, DEFAULT_LIFETIME_KB, type CryptoSource, type IpsecPeerJson } from './show/crypto.js';
+import { isIpv4 } from '../protocols/wire/index.js';
+import type { SaStats } from '../platform/native/esp.js';
 import { renderNeighbors, renderTopology, renderInterfaces, renderTraffic } from '../protocols/eigrp/show.js';
 
 function views(r: Router): { t: TunnelRuntime; v: TunnelView }[] {
   return r.tunnels.map((t) => ({ t, v: { engine: t.engine, ifname: t.name, since: t.since } }));
+}
+
+/** A protected tunnel's IKE SAs and ESP counters (undefined without `tunnel protection`). */
+function cryptoSource(r: Router, t: TunnelRuntime, now: number): CryptoSource | undefined {
+  const s = r.ipsec.get(t.name);
+  if (!s) return undefined;
+  const profile = r.model.crypto.ipsecProfiles.find((p) => p.name === s.profile);
+  return {
+    ifname: t.name, localAddress: s.localAddress, peers: peersCryptoShow(s.manager.sas(), now), stats: t.saStats(),
+    lifetimeKilobytes: profile?.lifetimeKilobytes ?? DEFAULT_LIFETIME_KB,
+  };
+}
+
+/**
+ * `show crypto ipsec sa [peer ADDR]`: IOS's per-flow layout; --json keeps the
+ * dataplane's raw SA table (`sas`) beside the per-peer view. With a peer, only
+ * the tunnels that have it, and only its SAs: nothing at all for an unknown peer.
+ */
+function showIpsecSa(r: Router, only?: string): CommandResult {
+  const now = r.now();
+  interface Row { interface: string; localAddress: string; peers: IpsecPeerJson[]; sas: SaStats | null; counters?: Readonly<Record<string, number>> | null }
+  const data = r.tunnels.flatMap((t): Row[] => {
+    const src = cryptoSource(r, t, now);
+    const peers = src ? ipsecPeers(src, only) : [];
+    const sas = t.saStats() ?? null;
+    if (only === undefined) return [{ interface: t.name, localAddress: t.engineCfg.nbmaAddress, peers, sas, counters: t.stats() ?? null }];
+    if (peers.length === 0) return [];
+    const spis = new Set(peers.flatMap((p) => p.inbound.map((i) => i.spi)));
+    const mine = sas && {
+      outbound: sas.outbound.filter((o) => o.nbma === only),
+      inbound: sas.inbound.filter((i) => spis.has(i.spi)),
+      protected: sas.protected.filter((q) => q.nbma === only),
+    };
+    return [{ interface: t.name, localAddress: t.engineCfg.nbmaAddress, peers, sas: mine }];
+  });
+  const text = data.map((d) => renderIpsecSa(d.interface, d.localAddress, d.peers)).filter((x) => x).join('\n');
+  return { text, data };
 }
 
 function perTunnel(r: Router, text: (v: TunnelView, now: number) => string, data: (v: TunnelView, now: number) => unknown): CommandResult {
@@ -28,15 +68,27 @@ export function registerShowCommands(r: Router): void {
   add({ words: ['show', 'dmvpn'], help: 'DMVPN peers per tunnel', run: () => perTunnel(r, showDmvpn, dmvpnData) });
   add({
     words: ['show', 'dmvpn', 'detail'], help: 'DMVPN peers with their target networks',
-    run: () => {
+    run: async () => {
+      await Promise.all(r.tunnels.map((t) => t.refreshStats?.()));
       const now = r.now();
       const vs = views(r);
       const detail = (t: TunnelRuntime) => ({
         up: !t.cfg.shutdown, address: t.engineCfg.protocolAddress, source: t.engineCfg.nbmaAddress, protect: t.cfg.protection?.profile,
       });
+      // Each NBMA peer's crypto session (IOS: the crypto socket NHRP opened for it), in the order of the peer table.
+      const crypto = (t: TunnelRuntime, v: TunnelView): { list: IpsecPeerJson[]; byPeer: Map<string, IpsecPeerJson> } => {
+        const src = cryptoSource(r, t, now);
+        const byPeer = new Map((src ? ipsecPeers(src) : []).map((p) => [p.peer, p]));
+        const list = dmvpnData(v, now).peers.flatMap((p) => byPeer.get(p.nbma) ?? []);
+        return { list, byPeer };
+      };
+      const out = vs.map(({ t, v }) => ({ t, v, c: crypto(t, v) }));
       return {
-        text: vs.map(({ t, v }) => showDmvpnDetail(v, detail(t), now)).join('\n'),
-        data: vs.map(({ t, v }) => ({ ...dmvpnData(v, now), ...detail(t), nhs: nhsData(v, now) })),
+        text: out.map(({ t, v, c }) => showDmvpnDetail(v, detail(t), now, c.list)).join('\n'),
+        data: out.map(({ t, v, c }) => {
+          const d = dmvpnData(v, now);
+          return { ...d, ...detail(t), nhs: nhsData(v, now), peers: d.peers.map((p) => ({ ...p, crypto: c.byPeer.get(p.nbma) ?? null })) };
+        }),
       };
     },
   });
@@ -64,11 +116,12 @@ export function registerShowCommands(r: Router): void {
     run: () => ({ text: renderRunningConfig(r.model, { redact: true }), data: { text: renderRunningConfig(r.model, { redact: true }) } }),
   });
   add({
-    words: ['show', 'dataplane'], help: 'userspace dataplane counters and tables',
-    run: () => {
-      const data = r.tunnels.map((t) => ({ tunnel: t.name, counters: t.stats() ?? {}, peers: t.peers(), ignored: t.ignored }));
-      const text = data.map((d) => [`${d.tunnel}:`, ...Object.entries(d.counters).filter(([, v]) => v !== 0).map(([k, v]) => `  ${k.padEnd(28)} ${v}`),
-        '  peers:', ...d.peers.map((p) => `    ${p.overlay.padEnd(16)} ${p.nbma.padEnd(16)} tx ${p.txPackets} pkts ${p.txBytes} bytes`)].join('\n')).join('\n');
+    words: ['show', 'dataplane'], help: 'dataplane counters and tables (kernel or userspace)',
+    run: async () => {
+      await Promise.all(r.tunnels.map((t) => t.refreshStats?.()));
+      const data = r.tunnels.map((t) => ({ tunnel: t.name, dataplane: t.dataplaneKind ?? null, counters: t.stats() ?? {}, peers: t.peers(), ignored: t.ignored }));
+      const text = data.map((d) => [`${d.tunnel} (${d.dataplane ?? 'not started'} dataplane):`, ...Object.entries(d.counters).filter(([, v]) => v !== 0).map(([k, v]) => `  ${k.padEnd(28)} ${v}`),
+        '  peers:', ...d.peers.map((p) => `    ${p.overlay.padEnd(16)} ${p.nbma.padEnd(16)} ${p.txPackets === undefined ? '' : `tx ${p.txPackets} pkts ${p.txBytes ?? 0} bytes`}`.trimEnd())].join('\n')).join('\n');
       return { text: text + '\n', data };
     },
   });
@@ -118,17 +171,13 @@ export function registerShowCommands(r: Router): void {
       return { text: out.map((o) => renderCryptoSession(o.rows, o.ifname, o.profile)).join('\n'), data: out };
     },
   });
+  const refreshed = async (): Promise<void> => void (await Promise.all(r.tunnels.map((t) => t.refreshStats?.())));
+  add({ words: ['show', 'crypto', 'ipsec', 'sa'], help: 'ESP SAs per peer with packet, byte and error counters', run: async () => (await refreshed(), showIpsecSa(r)) });
   add({
-    words: ['show', 'crypto', 'ipsec', 'sa'], help: 'ESP SAs with packet, byte and drop counters',
-    run: () => {
-      const data = r.tunnels.map((t) => ({ interface: t.name, sas: t.saStats() ?? null, counters: t.stats() ?? null }));
-      const lines: string[] = [];
-      for (const d of data) {
-        lines.push(`interface: ${d.interface}`);
-        for (const o of d.sas?.outbound ?? []) lines.push(`   peer ${o.nbma}  outbound esp sa: spi 0x${o.spi.toString(16)} ${o.cipher}${o.integrity ? ` ${o.integrity}` : ''}  #pkts encaps: ${o.packets}, bytes ${o.bytes}`);
-        for (const i of d.sas?.inbound ?? []) lines.push(`   inbound esp sa: spi 0x${i.spi.toString(16)} ${i.cipher}${i.integrity ? ` ${i.integrity}` : ''}  #pkts decaps: ${i.packets}, bytes ${i.bytes}, replay drops ${i.replayDrops}, auth failures ${i.authFailures}`);
-      }
-      return { text: lines.join('\n') + '\n', data };
+    words: ['show', 'crypto', 'ipsec', 'sa', 'peer'], help: 'ESP SAs with one NBMA peer', args: { min: 1, max: 1, help: "the peer's IPv4 address" },
+    run: (a) => {
+      if (!isIpv4(a[0])) throw new CommandError('bad-argument', `% Invalid IPv4 address "${a[0]}" after "show crypto ipsec sa peer"`);
+      return refreshed().then(() => showIpsecSa(r, a[0]));
     },
   });
   add({

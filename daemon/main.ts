@@ -7,7 +7,7 @@ import { VERSION } from './version.js';
 import type { Capability } from './config/model.js';
 
 /** What this build implements; configuring anything else is an error, never ignored. */
-export const CAPABILITIES: readonly Capability[] = ['nhrp', 'eigrp', 'ipsec'];
+export const CAPABILITIES: readonly Capability[] = ['nhrp', 'eigrp', 'ipsec', 'kernel-dataplane'];
 
 const USAGE = `usage: dmvpnd [--config FILE] [--check FILE] [--socket PATH] [--log-level LEVEL] [--log-format json|text] [--version]
   --config FILE      run with this IOS-style configuration (default /etc/dmvpn/dmvpn.conf)

@@ -11,6 +11,12 @@ import type { NhrpConfig as EngineConfig } from '../protocols/nhrp/engine-types.
 import type { ConfigModel, TunnelInterfaceConfig, LinuxInterfaceConfig } from './config/model.js';
 import { Rib, ADMIN_DISTANCE, type RibRoute, type RouteSource } from './rib.js';
 import { TunnelRuntime } from './tunnel.js';
+import { chooseDataplane } from './dataplane-choice.js';
+import { UserspaceDataplane } from './userspace-dataplane.js';
+import { KernelDataplane } from './kernel-dataplane.js';
+import { LinuxXfrm } from '../platform/linux/xfrm.js';
+import type { XfrmPort } from '../platform/ports.js';
+import type { TunnelDataplane } from './dataplane.js';
 import { writeSysctl } from '../platform/linux/sysctl.js';
 import { EigrpRuntime, eigrpConfig } from './eigrp.js';
 import { IpsecRuntime, ikeConfigFor } from './ipsec.js';
@@ -34,12 +40,16 @@ export class Router {
   readonly commands = new CommandTable();
   readonly started = Date.now();
   private kernelQueue: Promise<void> = Promise.resolve();
+  private xfrmPort: XfrmPort | undefined;
+  /** Each tunnel's dataplane kind, chosen when the tunnel is created. */
+  private readonly dataplaneKinds = new Map<string, 'kernel' | 'userspace'>();
   readonly kernelErrors: { at: number; message: string }[] = [];
 
   constructor(
     readonly model: ConfigModel,
     readonly log: Logger,
     readonly rtnl: RtnetlinkPort = new LinuxRtnetlink(),
+    private readonly openXfrm: () => XfrmPort = () => new LinuxXfrm(),
   ) {
     this.rib.listen({ changed: (p, l, best, prev) => this.onRibChange(p, l, best, prev) });
     registerShowCommands(this);
@@ -82,6 +92,7 @@ export class Router {
       await this.kernel(() => this.rtnl.deleteRoute({ dst: `${r.prefix}/${r.prefixLength}`, protocol: KERNEL_PROTOCOL[r.source] }), `removing route ${r.prefix}/${r.prefixLength}`);
     }
     await this.kernelQueue;
+    this.xfrmPort?.close();
     this.rtnl.close();
   }
 
@@ -97,16 +108,60 @@ export class Router {
 
   private async createTunnel(c: TunnelInterfaceConfig): Promise<void> {
     const nbma = await this.tunnelSourceAddress(c);
-    this.tunnels.push(new TunnelRuntime(c, engineConfig(c, nbma), { rtnl: this.rtnl, rib: this.rib, log: this.log, now: () => this.now() }));
+    const index = this.tunnels.length;
+    const choice = chooseDataplane(c.dataplane);
+    this.dataplaneKinds.set(c.name, choice.kind);
+    this.log.info({ tunnel: c.name, dataplane: choice.kind }, `${c.name}: ${choice.kind} dataplane (${choice.why})`);
+    const ecfg = engineConfig(c, nbma);
+    this.tunnels.push(new TunnelRuntime(c, ecfg, {
+      rtnl: this.rtnl, rib: this.rib, log: this.log, now: () => this.now(),
+      dataplane: (t) => this.makeDataplane(choice.kind, t, index),
+    }));
+  }
+
+  private makeDataplane(kind: 'kernel' | 'userspace', t: TunnelRuntime, index: number): TunnelDataplane {
+    const c = t.cfg;
+    const e = t.engineCfg;
+    if (kind === 'userspace') {
+      return new UserspaceDataplane({
+        cfg: c, nbma: e.nbmaAddress, nhsNbma: e.nhs[0]?.nbma ?? null, redirect: e.redirect,
+        handUpProtocol: t.handUpProtocol, protected: t.protectedMode, rtnl: this.rtnl, log: this.log,
+      });
+    }
+    return new KernelDataplane({
+      cfg: c, nbma: e.nbmaAddress, redirect: e.redirect, handUpProtocol: t.handUpProtocol, protected: t.protectedMode, index,
+      ...(e.nhs[0] ? { nhsOverlay: e.nhs[0].proto } : {}),
+      ...(c.tunnelSource?.kind === 'interface' ? { underlay: c.tunnelSource.name } : {}),
+      rtnl: this.rtnl, log: this.log,
+      xfrm: () => (this.xfrmPort ??= this.openXfrm()),
+      nextHopOf: (addr) => {
+        const r = this.rib.lookup(addr);
+        return r?.dev === c.name ? r.nextHop : undefined;
+      },
+      onRecovered: () => this.reinstallRoutes(c.name),
+      enqueue: (op, what) => this.kernel(op, what),
+    });
+  }
+
+  /** A tunnel device was re-created: the kernel dropped its routes with it; put them back. */
+  private reinstallRoutes(dev: string): void {
+    for (const r of this.rib.table()) {
+      if (r.dev !== dev || r.source === 'connected') continue;
+      this.onRibChange(r.prefix, r.prefixLength, r, undefined);
+    }
   }
 
   private async startTunnel(t: TunnelRuntime): Promise<void> {
     const c = t.cfg;
     if (c.protection) {
       const cfg = ikeConfigFor(this.model, c, t.engineCfg.nbmaAddress);
-      const ipsec = new IpsecRuntime(t.engineCfg.nbmaAddress, cfg, c.protection.profile, t, this.log, () => this.now());
+      // The userspace dataplane owns UDP 4500 (ESP-in-UDP and IKE share it, RFC 3948); the kernel path keeps a socket there.
+      const natTraversal = this.dataplaneKinds.get(c.name) === 'userspace' ? 'dataplane' : 'socket';
+      const ipsec = new IpsecRuntime(t.engineCfg.nbmaAddress, cfg, c.protection.profile, t, this.log, () => this.now(), t.engineCfg.nhs.map((n) => n.nbma), { natTraversal });
       t.protectedMode = true;
       t.onMapped = (nbma) => ipsec.peerMapped(nbma);
+      t.onUnmapped = (nbma) => ipsec.peerUnmapped(nbma);
+      t.onIke = (src, srcPort, payload) => ipsec.receiveEncapsulated(src, srcPort, payload);
       this.ipsec.set(t.name, ipsec);
       await ipsec.start();
     }
@@ -140,6 +195,8 @@ export class Router {
     if (best) {
       this.kernel(() => this.rtnl.replaceRoute({
         dst, gateway: best.blackhole ? undefined : best.nextHop, dev: best.blackhole ? undefined : best.dev,
+        // Next hops on a multipoint tunnel are on-link whether or not a route says so.
+        onlink: !best.blackhole && best.nextHop !== undefined && this.tunnels.some((t) => t.name === best.dev),
         type: best.blackhole ? 'blackhole' : 'unicast', protocol: KERNEL_PROTOCOL[best.source],
       }), `installing route ${dst} via ${best.nextHop ?? best.dev}`);
     } else if (prev) {

@@ -1,20 +1,17 @@
 /**
- * One mGRE tunnel on the userspace dataplane: the TUN device, the raw GRE socket
- * and the native dataplane, the NHRP engine, and the glue that carries NHRP's
- * actions out (packets, peer mappings, multicast list, shortcut routes) and the
- * dataplane's events in (NHRP packets, misses, Phase 3 hairpins).
+ * One mGRE tunnel: the NHRP engine and the glue that carries its actions out
+ * (packets, peer mappings, multicast list, shortcut routes) to the tunnel's
+ * dataplane (kernel or userspace, daemon/dataplane.ts) and the dataplane's
+ * events (NHRP packets, misses, Phase 3 hairpins) in.
  */
 import { NhrpEngine } from '../protocols/nhrp/engine.js';
 import type { NhrpAction, NhrpConfig as EngineConfig, RouteView } from '../protocols/nhrp/engine-types.js';
-import { GreProto } from '../protocols/gre/wire.js';
-import { networkOf } from '../protocols/nhrp/cache.js';
-import { Dataplane, openTun, openGreSocket, openEspSocket, closeFd, type DataplaneEvent, type DataplaneStats } from '../platform/native/index.js';
-import type { EspSa, EspSaKeys } from '../platform/native/esp.js';
+import type { EspSa, EspSaKeys, SaStats } from '../platform/native/esp.js';
 import type { RtnetlinkPort } from '../platform/ports.js';
 import type { TunnelInterfaceConfig } from './config/model.js';
 import type { Rib } from './rib.js';
 import type { Logger } from './log.js';
-import { writeSysctl } from '../platform/linux/sysctl.js';
+import type { DataplanePeer, DataplaneSink, TunnelDataplane } from './dataplane.js';
 
 /** How often per-peer transmit counters are read to mark shortcuts as used. */
 const USAGE_POLL_MS = 5000;
@@ -24,12 +21,14 @@ export interface TunnelDeps {
   readonly rib: Rib;
   readonly log: Logger;
   readonly now: () => number;
+  /** Builds the tunnel's dataplane when it starts (after handUpProtocol and protectedMode are set). */
+  readonly dataplane: (t: TunnelRuntime) => TunnelDataplane;
 }
 
 export class TunnelRuntime {
   readonly engine: NhrpEngine;
   readonly since: number;
-  private dataplane: Dataplane | undefined;
+  private dataplane: TunnelDataplane | undefined;
   private timer: NodeJS.Timeout | undefined;
   private usageTimer: NodeJS.Timeout | undefined;
   private lastTx = new Map<string, number>();
@@ -43,6 +42,13 @@ export class TunnelRuntime {
   /** Tunnel protection: open the ESP socket at start; NHRP's mapped peers are reported here. */
   protectedMode = false;
   onMapped: ((nbma: string) => void) | undefined;
+  /** NHRP no longer maps anything to this NBMA address (its entries expired or were cleared). */
+  onUnmapped: ((nbma: string) => void) | undefined;
+  /** IKE the dataplane received on its UDP 4500 socket (NAT-T), for the tunnel's IpsecRuntime. */
+  onIke: ((src: string, srcPort: number, payload: Uint8Array) => void) | undefined;
+  /** For onUnmapped: NHRP's mappings (overlay -> NBMA) and how many use each NBMA, kept O(1) for a hub's mass expiry. */
+  private readonly mappedNbma = new Map<string, string>();
+  private readonly nbmaUsers = new Map<string, number>();
 
   constructor(
     readonly cfg: TunnelInterfaceConfig,
@@ -73,57 +79,25 @@ export class TunnelRuntime {
   }
 
   async start(): Promise<void> {
-    const { rtnl, log } = this.deps;
-    const c = this.cfg;
-    const tun = openTun(this.name, { mtu: c.ipMtu });
-    let greFd = -1;
-    try {
-      greFd = openGreSocket({ local: this.engineCfg.nbmaAddress, rcvbuf: 8 << 20 });
-    } catch (e) {
-      closeFd(tun.fd);
-      throw e;
-    }
-    let espFd: number | undefined;
-    if (this.protectedMode) {
-      try {
-        espFd = openEspSocket({ local: this.engineCfg.nbmaAddress, rcvbuf: 8 << 20 });
-      } catch (e) {
-        closeFd(tun.fd);
-        closeFd(greFd);
-        throw e;
-      }
-    }
-    const nhsNbma = this.engineCfg.nhs[0]?.nbma ?? null;
-    this.dataplane = Dataplane.open({
-      tun,
-      greFd,
-      espFd,
-      config: {
-        localNbma: this.engineCfg.nbmaAddress,
-        key: c.tunnelKey ?? null,
-        mtu: c.ipMtu,
-        mssClamp: c.tcpAdjustMss ?? 0,
-        redirect: this.engineCfg.redirect,
-        hairpin: 'kernel',
-        fallbackNbma: nhsNbma,
-        handUpProtocol: this.handUpProtocol,
-      },
-      onEvent: (ev) => this.onEvent(ev),
-    });
-    // Tunnel routes through the dataplane: the tunnel's own subnet is on-link.
-    const net = c.address!;
-    this.dataplane.setRoute(networkOf(net.address, net.prefixLength), net.prefixLength, null);
-    await rtnl.addAddress(this.name, `${net.address}/${net.prefixLength}`).catch((e: { errnoCode?: string }) => {
-      if (e.errnoCode !== 'EEXIST') throw e;
-    });
-    await rtnl.setLinkMtu(this.name, c.ipMtu);
-    if (!c.shutdown) await rtnl.setLinkUp(this.name, true);
-    // A hub forwards tunnel to tunnel: ICMP redirects there would undo Phase 3 (IOS: no ip redirects).
-    writeSysctl(`net/ipv4/conf/${this.name}/send_redirects`, '0', log);
-    log.info({ tunnel: this.name, nbma: this.engineCfg.nbmaAddress, dataplane: 'userspace', key: c.tunnelKey }, `${this.name} up on the userspace dataplane (TUN + raw GRE socket)`);
+    const dp = this.deps.dataplane(this);
+    const sink: DataplaneSink = {
+      nhrp: (payload, srcNbma) => this.run(this.engine.receive(payload, srcNbma, this.deps.now())),
+      inner: (src, datagram) => this.onInner?.(src, datagram),
+      miss: (nextHop) => this.run(this.engine.resolve(nextHop, this.deps.now())),
+      redirect: (packet, srcNbma) => this.run(this.engine.redirect(packet, srcNbma, this.deps.now())),
+      ignored: (what) => void (this.ignored[what] = (this.ignored[what] ?? 0) + 1),
+      ike: (src, srcPort, payload) => this.onIke?.(src, srcPort, payload),
+    };
+    await dp.start(sink);
+    this.dataplane = dp;
     this.run(this.engine.start(this.deps.now()));
     this.usageTimer = setInterval(() => this.pollUsage(), USAGE_POLL_MS);
     this.usageTimer.unref();
+  }
+
+  /** Which dataplane moves this tunnel's packets (undefined before start). */
+  get dataplaneKind(): TunnelDataplane['kind'] | undefined {
+    return this.dataplane?.kind;
   }
 
   /** Clean stop: purge registrations, give the packets a moment to leave, close the dataplane. */
@@ -134,7 +108,7 @@ export class TunnelRuntime {
     if (this.timer) clearTimeout(this.timer);
     if (this.usageTimer) clearInterval(this.usageTimer);
     await new Promise((r) => setTimeout(r, 100));
-    this.dataplane?.close();
+    await this.dataplane?.stop();
     this.dataplane = undefined;
   }
 
@@ -152,8 +126,8 @@ export class TunnelRuntime {
     return this.dataplane?.deleteOutboundSa(nbma) ?? false;
   }
 
-  setInboundSa(spi: number, sa: EspSaKeys): void {
-    this.dataplane?.setInboundSa(spi, sa);
+  setInboundSa(spi: number, sa: EspSaKeys, peer: string): void {
+    this.dataplane?.setInboundSa(spi, sa, peer);
   }
 
   deleteInboundSa(spi: number): boolean {
@@ -164,46 +138,35 @@ export class TunnelRuntime {
     this.dataplane?.setProtected(nbma, on);
   }
 
-  saStats() {
+  /** Counters the kernel keeps (the kernel dataplane's nftables and xfrm counters), read now. */
+  async refreshStats(): Promise<void> {
+    await this.dataplane?.refresh?.();
+  }
+
+  saStats(): SaStats | undefined {
     return this.dataplane?.saStats();
   }
 
-  stats(): DataplaneStats | undefined {
+  /** NAT-T through the dataplane's UDP 4500 socket (false: none, or it is full). */
+  sendIke(dst: string, dstPort: number, payload: Uint8Array): boolean {
+    return this.dataplane?.sendIke?.(dst, dstPort, payload) ?? false;
+  }
+
+  sendNatKeepalive(dst: string, dstPort: number): boolean {
+    return this.dataplane?.sendNatKeepalive?.(dst, dstPort) ?? false;
+  }
+
+  stats(): Readonly<Record<string, number>> | undefined {
     return this.dataplane?.stats();
   }
 
-  peers() {
+  peers(): readonly DataplanePeer[] {
     return this.dataplane?.peers() ?? [];
   }
 
   /** Push a RIB change for a route through this tunnel to the dataplane's table. */
   routeChanged(prefix: string, len: number, nextHop: string | undefined, present: boolean): void {
-    const dp = this.dataplane;
-    if (!dp) return;
-    if (present) dp.setRoute(prefix, len, nextHop ?? null);
-    else dp.deleteRoute(prefix, len);
-  }
-
-  private onEvent(ev: DataplaneEvent): void {
-    const now = this.deps.now();
-    switch (ev.kind) {
-      case 'gre':
-        if (ev.protocolType === GreProto.NHRP) this.run(this.engine.receive(ev.payload, ev.srcNbma, now));
-        else if (ev.protocolType === GreProto.IPV4 && this.onInner && ev.payload.length >= 20) {
-          const p = ev.payload;
-          this.onInner(`${p[12]}.${p[13]}.${p[14]}.${p[15]}`, p);
-        }
-        else this.ignored[`gre 0x${ev.protocolType.toString(16)}`] = (this.ignored[`gre 0x${ev.protocolType.toString(16)}`] ?? 0) + 1;
-        break;
-      case 'miss':
-        this.run(this.engine.resolve(ev.nextHop, now));
-        break;
-      case 'redirect':
-        this.run(this.engine.redirect(ev.packet, ev.srcNbma, now));
-        break;
-      case 'multicast':
-        break;
-    }
+    this.dataplane?.routeChanged(prefix, len, nextHop, present);
   }
 
   /** Carry out the engine's actions, then re-arm the one timer. */
@@ -212,14 +175,16 @@ export class TunnelRuntime {
     for (const a of actions) {
       switch (a.kind) {
         case 'send':
-          if (!this.dataplane?.sendGre(a.nbma, GreProto.NHRP, a.bytes)) log.debug({ nbma: a.nbma }, 'NHRP send failed');
+          if (!this.dataplane?.sendNhrp(a.nbma, a.bytes)) log.debug({ nbma: a.nbma }, 'NHRP send failed');
           break;
         case 'map':
-          this.dataplane?.setPeer(a.proto, a.nbma);
+          this.dataplane?.setPeer(a.proto, a.nbma, a.permanent);
+          this.trackMapping(a.proto, a.nbma);
           this.onMapped?.(a.nbma);
           break;
         case 'unmap':
           this.dataplane?.deletePeer(a.proto);
+          this.trackMapping(a.proto, undefined);
           break;
         case 'multicast':
           this.scheduleMulticastPush();
@@ -250,7 +215,7 @@ export class TunnelRuntime {
     setImmediate(() => {
       this.multicastPushPending = false;
       try {
-        this.dataplane?.configure({ multicastNbma: this.engine.multicastTargets() });
+        this.dataplane?.setMulticast(this.engine.multicastTargets());
       } catch (e) {
         this.deps.log.error({ tunnel: this.name, err: (e as Error).message }, 'could not update the multicast list');
       }
@@ -266,8 +231,28 @@ export class TunnelRuntime {
     this.timer = setTimeout(() => this.run(this.engine.tick(this.deps.now())), wait);
   }
 
+  /** Follow `proto`'s mapping (undefined: gone); the last mapping of an NBMA address going away calls onUnmapped. */
+  private trackMapping(proto: string, nbma: string | undefined): void {
+    const unmapped = this.onUnmapped;
+    const prev = this.mappedNbma.get(proto);
+    if (!unmapped || prev === nbma) return;
+    if (nbma === undefined) this.mappedNbma.delete(proto);
+    else {
+      this.mappedNbma.set(proto, nbma);
+      this.nbmaUsers.set(nbma, (this.nbmaUsers.get(nbma) ?? 0) + 1);
+    }
+    if (prev === undefined) return;
+    const left = (this.nbmaUsers.get(prev) ?? 1) - 1;
+    if (left > 0) this.nbmaUsers.set(prev, left);
+    else {
+      this.nbmaUsers.delete(prev);
+      unmapped(prev);
+    }
+  }
+
   private pollUsage(): void {
     for (const p of this.peers()) {
+      if (p.txPackets === undefined) continue;
       const prev = this.lastTx.get(p.overlay) ?? 0;
       if (p.txPackets > prev) this.engine.noteUsed(p.overlay);
       this.lastTx.set(p.overlay, p.txPackets);

@@ -189,6 +189,7 @@ export interface NormalRoute {
   readonly table: number;
   readonly protocol: number;
   readonly scope: number;
+  readonly onlink: boolean;
 }
 
 const ROUTE_TYPES: readonly RouteType[] = ['unicast', 'blackhole', 'unreachable', 'prohibit'];
@@ -222,7 +223,8 @@ export function normalizeRoute(r: Ipv4RouteSpec, syscall: string, operation: str
     : type === 'unicast' && gateway === undefined
       ? RouteScope.LINK
       : RouteScope.UNIVERSE;
-  return { dst, type: forDelete ? r.type : type, gateway, dev: r.dev, metric, table, protocol, scope };
+  if (r.onlink && (gateway === undefined || r.dev === undefined) && !forDelete) throw badArgument(syscall, operation, 'an onlink route needs a gateway and a device');
+  return { dst, type: forDelete ? r.type : type, gateway, dev: r.dev, metric, table, protocol, scope, onlink: r.onlink === true };
 }
 
 export interface NormalNeighbour {

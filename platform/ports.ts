@@ -127,6 +127,8 @@ export interface Ipv4RouteSpec {
   readonly table?: number;
   /** rtm_protocol: who owns the route; see RouteProtocol. */
   readonly protocol?: number;
+  /** RTNH_F_ONLINK: the gateway is on the device even if no route says so (mGRE next hops). */
+  readonly onlink?: boolean;
 }
 
 /** A route as read back. */
@@ -182,8 +184,11 @@ export interface RtnetlinkPort {
   /** Link created, changed (flags, MTU, ...) or deleted, by us or anyone else. */
   watchLinks(listener: (event: LinkEvent) => void): Subscription;
 
-  /** "10.0.0.1/24". EEXIST if present, ENODEV if no such device. */
-  addAddress(dev: string, address: string): Promise<void>;
+  /**
+   * "10.0.0.1/24". EEXIST if present, ENODEV if no such device. noPrefixRoute: the kernel adds no
+   * route to the subnet (IFA_F_NOPREFIXROUTE); a multipoint tunnel's spoke routes it via the NHS.
+   */
+  addAddress(dev: string, address: string, opts?: { readonly noPrefixRoute?: boolean }): Promise<void>;
   /** EADDRNOTAVAIL if the device has no such address with that prefix length. */
   deleteAddress(dev: string, address: string): Promise<void>;
   listAddresses(dev?: string): Promise<Ipv4Address[]>;
@@ -204,5 +209,181 @@ export interface RtnetlinkPort {
   deleteNeighbour(dev: string, address: string): Promise<void>;
   listNeighbours(dev?: string): Promise<Neighbour[]>;
 
+  close(): void;
+}
+
+// ---- XFRM: the kernel's IPsec SA and policy databases (NETLINK_XFRM) ----
+//
+// Implementations: platform/linux/xfrm.ts (the kernel) and platform/fake/xfrm.ts (in memory, same
+// rules and errors). Shared validation and wording: platform/xfrm-values.ts. IPv4 only: addresses
+// are dotted quads, keys are Uint8Array, numbers are host values (SPIs as 0xc0ffee, not swapped).
+
+/** XFRM_MODE_* (include/uapi/linux/xfrm.h) by iproute2's names. */
+export type XfrmMode = 'transport' | 'tunnel' | 'ro' | 'in_trigger' | 'beet';
+
+/** XFRM_POLICY_IN / OUT / FWD. */
+export type XfrmDir = 'in' | 'out' | 'fwd';
+
+/** struct xfrm_selector: which packets a policy (or a state) applies to. */
+export interface XfrmSelector {
+  readonly src: string;
+  readonly srcPrefix: number;
+  readonly dst: string;
+  readonly dstPrefix: number;
+  /** IP protocol; 0 is any. 47 (GRE) for DMVPN. */
+  readonly proto: number;
+  /** A single port, when the selector has one (mask 0xffff); absent means any. */
+  readonly sport?: number;
+  readonly dport?: number;
+}
+
+/** A crypto API algorithm ("cbc(aes)", "hmac(sha256)") and its key. */
+export interface XfrmAlgorithm {
+  readonly name: string;
+  readonly key: Uint8Array;
+}
+/** XFRMA_ALG_AEAD: the key includes the salt (RFC 4106: 4 bytes after the AES key). */
+export interface XfrmAeadAlgorithm extends XfrmAlgorithm {
+  readonly icvBits: number;
+}
+/** XFRMA_ALG_AUTH_TRUNC. Read back as 0 when the kernel reported only XFRMA_ALG_AUTH. */
+export interface XfrmAuthAlgorithm extends XfrmAlgorithm {
+  readonly truncBits: number;
+}
+
+/** XFRMA_ENCAP: ESP in UDP (RFC 3948), ports of the packets this state carries. */
+export interface XfrmEncap {
+  /** UDP_ENCAP_ESPINUDP (2) when absent. */
+  readonly type?: number;
+  readonly sport: number;
+  readonly dport: number;
+}
+
+/** How the kernel finds a state: destination, SPI, protocol (struct xfrm_usersa_id). */
+export interface XfrmStateId {
+  readonly dst: string;
+  readonly spi: number;
+  /** IPPROTO_ESP (50) when absent. */
+  readonly proto?: number;
+  /** Only for messages: the kernel does not need it to find an SA with an SPI. */
+  readonly src?: string;
+}
+
+export interface XfrmStateSpec {
+  readonly src: string;
+  readonly dst: string;
+  readonly spi: number;
+  /** IPPROTO_ESP (50) when absent. */
+  readonly proto?: number;
+  /** Ties the state to policy templates with the same reqid. */
+  readonly reqid: number;
+  /** 'transport' when absent. */
+  readonly mode?: XfrmMode;
+  /** Packets the state may carry; absent: any (the kernel fills in the family). */
+  readonly selector?: XfrmSelector;
+  readonly aead?: XfrmAeadAlgorithm;
+  readonly crypt?: XfrmAlgorithm;
+  readonly auth?: XfrmAuthAlgorithm;
+  /** Extended sequence numbers (RFC 4303 section 2.2.1): XFRM_STATE_ESN. */
+  readonly esn?: boolean;
+  /** Anti-replay window in packets (inbound); 0 or absent: none. At most 4096. */
+  readonly replayWindow?: number;
+  /** Outbound: the last sequence number used (the next packet carries seq + 1). */
+  readonly seq?: number;
+  readonly encap?: XfrmEncap;
+}
+
+/** A state as read back (XFRM_MSG_NEWSA in a dump). */
+export interface XfrmState {
+  readonly src: string;
+  readonly dst: string;
+  readonly spi: number;
+  readonly proto: number;
+  readonly reqid: number;
+  readonly mode: XfrmMode;
+  readonly selector: XfrmSelector;
+  readonly aead?: XfrmAeadAlgorithm;
+  readonly crypt?: XfrmAlgorithm;
+  readonly auth?: XfrmAuthAlgorithm;
+  readonly esn: boolean;
+  readonly replayWindow: number;
+  readonly encap?: Required<XfrmEncap>;
+  /** XFRM_STATE_* flags as the kernel holds them. */
+  readonly flags: number;
+  /** curlft: bytes and packets through the state. */
+  readonly bytes: number;
+  readonly packets: number;
+  /** Last sequence number sent (outbound) and highest received (inbound), 64-bit with ESN. */
+  readonly oseq: number;
+  readonly seq: number;
+  /** xfrm_stats: replayed packets and integrity failures. */
+  readonly replayDrops: number;
+  readonly integrityFailures: number;
+}
+
+/** struct xfrm_user_tmpl: the SA a policy requires. */
+export interface XfrmTemplate {
+  readonly src: string;
+  readonly dst: string;
+  /** IPPROTO_ESP (50) when absent. */
+  readonly proto?: number;
+  /** 0 (any) when absent. */
+  readonly spi?: number;
+  readonly reqid: number;
+  /** 'transport' when absent. */
+  readonly mode?: XfrmMode;
+  /** true: use an SA when there is one, else pass in the clear. Absent: required. */
+  readonly optional?: boolean;
+}
+
+/** How the kernel finds a policy: direction and selector (struct xfrm_userpolicy_id). */
+export interface XfrmPolicyId {
+  readonly dir: XfrmDir;
+  readonly selector: XfrmSelector;
+}
+
+export interface XfrmPolicySpec extends XfrmPolicyId {
+  /** Lower wins. */
+  readonly priority: number;
+  /** 'allow' when absent: with a required template, traffic without an SA is dropped, never clear. */
+  readonly action?: 'allow' | 'block';
+  readonly templates: readonly XfrmTemplate[];
+}
+
+export interface XfrmPolicy extends XfrmPolicyId {
+  readonly priority: number;
+  readonly action: 'allow' | 'block';
+  readonly templates: readonly Required<XfrmTemplate>[];
+  /** The kernel's policy index. */
+  readonly index: number;
+}
+
+/**
+ * What marks states and policies as ours, so a flush never touches another IKE daemon's:
+ * a state is ours when its reqid is in [reqidMin, reqidMax]; a policy when it has a template and
+ * every template's reqid is in that range (and, if given, its priority is `priority`).
+ */
+export interface XfrmOwner {
+  readonly reqidMin: number;
+  readonly reqidMax: number;
+  readonly priority?: number;
+}
+
+export interface XfrmPort {
+  /** EEXIST if a state with that destination, SPI and protocol exists. Code 'unsupported' when
+   * the kernel lacks the protocol (no esp4) or an algorithm. */
+  addState(spec: XfrmStateSpec): Promise<void>;
+  /** ESRCH if there is no such state. */
+  deleteState(id: XfrmStateId): Promise<void>;
+  states(): Promise<XfrmState[]>;
+  /** EEXIST if a policy with that direction and selector exists, unless `replace`: then it is
+   * replaced in one step (XFRM_MSG_UPDPOLICY; it keeps its index), so no packet slips through
+   * without a policy. */
+  addPolicy(spec: XfrmPolicySpec, options?: { readonly replace?: boolean }): Promise<void>;
+  /** ENOENT if there is no such policy. */
+  deletePolicy(id: XfrmPolicyId): Promise<void>;
+  policies(): Promise<XfrmPolicy[]>;
+  /** Delete every state and policy `owner` marks as ours; how many of each went. */
+  flushOwned(owner: XfrmOwner): Promise<{ readonly states: number; readonly policies: number }>;
   close(): void;
 }

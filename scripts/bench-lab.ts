@@ -1,9 +1,10 @@
 /**
- * Lab benchmarks (the NHRP issue's figures), in network namespaces, each with a
- * baseline measured in the same run. Prints figures; never passes or fails on a
- * time. Needs root, iperf3 and the built addon.
+ * Lab benchmarks (the NHRP and IPsec issues' figures), in network namespaces,
+ * each with a baseline measured in the same run. Prints figures; never passes
+ * or fails on a time. Needs root, iperf3 and the built addon (esp: only the
+ * addon and openssl).
  *
- *   node dist/scripts/bench-lab.js [dataplane|hub|phase3|all]   (default all)
+ *   node dist/scripts/bench-lab.js [dataplane|hub|phase3|esp|ipsec|ike|all]   (default all)
  *
  *   dataplane  iperf3 TCP and 64-byte UDP pps between two spokes' LAN hosts over
  *              the NHRP shortcut, against kernel routing on the same namespaces
@@ -11,7 +12,16 @@
  *              Requests from 10,000 NBMA addresses): time to register all,
  *              hub CPU while refreshing at holdtime 450 s, hub RSS
  *   phase3     first packet to installed shortcut route, min/median/max
+ *   esp        ESP seal/open per core of 1400-byte packets in the addon (AES-GCM-256,
+ *              AES-CBC-128 + HMAC-SHA1-96) against openssl speed
+ *   ipsec      iperf3 TCP over the spoke-to-spoke shortcut with esp-gcm 256, against
+ *              kernel routing
+ *   ike        1,000 simulated IKEv2 spokes bringing up SAs with one dmvpnd hub, with
+ *              DH groups 19 and 31, against the same handshakes in-process
  *
+ * Options (esp): --esp-seconds S per measurement (default 2).
+ * Options (ike): --ike-spokes N changes the 1,000; --ike-groups 19,31 the groups;
+ * --dmvpnd PATH measures another build of the hub here too.
  * Options (hub): --dmvpnd PATH measures another build of bin/dmvpnd.js (to
  * compare a change); --spokes N changes the 10,000; --hub-prof DIR writes a V8
  * CPU profile of the hub (node --cpu-prof) when it stops.
@@ -25,18 +35,27 @@ import { runDataplane } from './bench/dataplane.js';
 import { runPhase3 } from './bench/phase3.js';
 import { runHub, type HubOptions } from './bench/hub.js';
 import { MAX_SPOKES } from './bench/hub-addresses.js';
+import { runEsp } from './bench/esp.js';
+import { runIpsec, TRANSFORM_SET } from './bench/ipsec.js';
+import { runIke, type IkeOptions } from './bench/ike.js';
 
-type Section = 'dataplane' | 'hub' | 'phase3';
-const SECTIONS: readonly Section[] = ['dataplane', 'phase3', 'hub'];
+type Section = 'dataplane' | 'hub' | 'phase3' | 'esp' | 'ipsec' | 'ike';
+const SECTIONS: readonly Section[] = ['dataplane', 'phase3', 'hub', 'esp', 'ipsec', 'ike'];
 
 function usage(msg: string): number {
-  console.error(`bench-lab: ${msg}\nusage: node dist/scripts/bench-lab.js [dataplane|hub|phase3|all] [--dmvpnd PATH] [--spokes N] [--hub-prof DIR]`);
+  console.error(`bench-lab: ${msg}\nusage: node dist/scripts/bench-lab.js [dataplane|hub|phase3|esp|ipsec|ike|all] [--dmvpnd PATH] [--spokes N] [--hub-prof DIR]` +
+    ' [--esp-seconds S] [--ike-spokes N] [--ike-groups 19,31]');
   return 2;
 }
 
-function preflight(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root (network namespaces)';
-  for (const tool of ['ip', 'iperf3', 'ping']) {
+function preflight(which: readonly Section[]): string | undefined {
+  const tools = which.includes('esp') ? ['openssl'] : [];
+  if (which.some((w) => w !== 'esp')) {
+    if (process.getuid?.() !== 0) return 'needs root (network namespaces)';
+    tools.push('ip', 'iperf3', 'ping');
+  }
+  if (which.includes('ipsec')) tools.push('tcpdump');
+  for (const tool of tools) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `needs ${tool} on PATH`;
   }
   return undefined;
@@ -45,9 +64,14 @@ function preflight(): string | undefined {
 async function main(argv: string[]): Promise<number> {
   let which: Section[] = [...SECTIONS];
   const hubOpts: { dmvpnd?: string; spokes?: number; hubProf?: string } = {};
+  let espSeconds = 2;
+  const ikeOpts: { spokes?: number; groups?: number[] } = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--dmvpnd') hubOpts.dmvpnd = argv[++i] ?? '';
+    if (a === '--esp-seconds') espSeconds = Number(argv[++i]);
+    else if (a === '--ike-spokes') ikeOpts.spokes = Number(argv[++i]);
+    else if (a === '--ike-groups') ikeOpts.groups = (argv[++i] ?? '').split(',').map(Number);
+    else if (a === '--dmvpnd') hubOpts.dmvpnd = argv[++i] ?? '';
     else if (a === '--spokes') hubOpts.spokes = Number(argv[++i]);
     else if (a === '--hub-prof') hubOpts.hubProf = argv[++i] ?? '';
     else if (a === 'all') which = [...SECTIONS];
@@ -58,7 +82,12 @@ async function main(argv: string[]): Promise<number> {
     return usage(`--spokes needs an integer 1..${MAX_SPOKES}`);
   }
   if (hubOpts.dmvpnd === '' || hubOpts.hubProf === '') return usage('--dmvpnd and --hub-prof need a path');
-  const why = preflight();
+  if (!(espSeconds >= 1 && espSeconds <= 30)) return usage('--esp-seconds needs 1..30');
+  if (ikeOpts.spokes !== undefined && !(Number.isInteger(ikeOpts.spokes) && ikeOpts.spokes > 0 && ikeOpts.spokes <= 10_000)) {
+    return usage('--ike-spokes needs an integer 1..10000');
+  }
+  if (ikeOpts.groups && !ikeOpts.groups.every((g) => [14, 19, 20, 21, 31].includes(g))) return usage('--ike-groups takes 14, 19, 20, 21, 31');
+  const why = preflight(which);
   if (why) return usage(why);
 
   let stopping = false;
@@ -96,6 +125,24 @@ async function main(argv: string[]): Promise<number> {
     if (session) {
       await session.close();
       session = undefined;
+    }
+    if (which.includes('esp')) {
+      for (const f of await runEsp({ seconds: espSeconds })) {
+        summary.push(`esp ${f.op.padEnd(4)} ${f.suite.padEnd(27)} ${fmtNum(f.addonPps / 1000, 0)} kpps per core = ${fmtNum((100 * f.addonPps) / f.opensslPps)} % of openssl speed ` +
+          `(${fmtNum(f.opensslPps / 1000, 0)} kpps)${f.suite === 'AES-GCM-256' ? '; goal >= 70 %' : ''}`);
+      }
+    }
+    if (which.includes('ipsec')) {
+      const d = await runIpsec();
+      summary.push(`ipsec TCP        ${fmtNum(d.tcpIpsecMbps, 0)} Mbit/s with ${TRANSFORM_SET} = ${fmtNum((100 * d.tcpIpsecMbps) / d.tcpKernelMbps)} % of kernel routing (${fmtNum(d.tcpKernelMbps, 0)}); goal >= 20 %`);
+    }
+    if (which.includes('ike')) {
+      for (const g of await runIke({ ...(ikeOpts as IkeOptions), ...(hubOpts.dmvpnd ? { dmvpnd: hubOpts.dmvpnd } : {}) })) {
+        summary.push(g.established < g.spokes
+          ? `ike group ${g.group}     ${g.established} of ${g.spokes} child SAs, then gave up; goal all < 10 s`
+          : `ike group ${g.group}     ${g.spokes} child SAs in ${fmtNum(g.ms / 1000, 2)} s (${fmtNum(g.spokes / (g.ms / 1000), 0)} SAs/s) = ` +
+            `${fmtNum(g.ms / g.inProcessMs, 1)} x the in-process handshakes (${fmtNum(g.inProcessMs / 1000, 2)} s); goal < 10 s`);
+      }
     }
     if (which.includes('hub')) {
       const h = await runHub(hubOpts as HubOptions);

@@ -7,6 +7,7 @@ import type { NhrpEngine } from '../../protocols/nhrp/engine.js';
 import type { CacheEntry } from '../../protocols/nhrp/cache.js';
 import { nhsStatusLetter } from '../../protocols/nhrp/nhs-client.js';
 import { iosUptime, lpad, rpad, shortIfName } from './format.js';
+import { renderCryptoSessionDetails, type IpsecPeerJson } from './crypto.js';
 
 export interface TunnelView {
   readonly engine: NhrpEngine;
@@ -231,26 +232,29 @@ export interface TunnelDetail {
   readonly protect?: string;
 }
 
-/** show dmvpn detail: the interface block, then one line per NHRP entry with its target network. */
-export function showDmvpnDetail(t: TunnelView, d: TunnelDetail, now: number): string {
+/**
+ * show dmvpn detail: the interface block, the NHSs a spoke registers with, one
+ * line per NHRP entry with its target network, then (IOS prints it on every
+ * tunnel, empty without protection) the crypto session of each NBMA peer.
+ */
+export function showDmvpnDetail(t: TunnelView, d: TunnelDetail, now: number, crypto: readonly IpsecPeerJson[] = []): string {
   const data = dmvpnData(t, now);
   const state = d.up ? 'up/up' : 'down/down';
   const lines = [DMVPN_LEGEND, '', `Interface ${t.ifname} is ${state}, Addr. is ${d.address}, VRF "" `,
     `   Tunnel Src./Dest. addr: ${d.source}/Multipoint, Tunnel VRF ""`,
-    `   Protocol/Transport: "multi-GRE/IP"${d.protect ? `, Protect "${d.protect}" ` : ''}`,
+    `   Protocol/Transport: "multi-GRE/IP", Protect "${d.protect ?? ''}" `,
     '   Interface State Control: Disabled',
-    '   nhrp event-publisher : Disabled',
-    `Type:${data.type}, Total NBMA Peers (v4/v6): ${data.peers.length}`, '',
+    '   nhrp event-publisher : Disabled'];
+  const nhs = nhsData(t, now);
+  if (nhs.length) lines.push('', 'IPv4 NHS:', ...nhs.map((n) => `${n.nhs}  ${n.status} priority = ${n.priority} cluster = ${n.cluster}`));
+  lines.push(`Type:${data.type}, Total NBMA Peers (v4/v6): ${data.peers.length}`, '',
     '# Ent  Peer NBMA Addr Peer Tunnel Add State  UpDn Tm Attrb    Target Network',
-    '----- --------------- --------------- ----- -------- ----- -----------------'];
+    '----- --------------- --------------- ----- -------- ----- -----------------');
   for (const p of data.peers) {
     const first = `${p.tunnel}/32`;
     lines.push(`${lpad(p.entries, 5)} ${rpad(p.nbma, 15)} ${lpad(p.tunnel, 15)} ${lpad(p.state, 5)} ${lpad(p.upDown, 8)} ${lpad(p.attributes, 5)} ${lpad(first, 17)}`);
     for (const x of p.targets) lines.push(`${lpad('', 5)} ${rpad('', 15)} ${lpad(p.tunnel, 15)} ${lpad(p.state, 5)} ${lpad(p.upDown, 8)} ${lpad(x.attributes, 5)} ${lpad(x.network, 17)}`);
   }
-  lines.push('');
-  for (const n of t.engine.nhs()) {
-    lines.push(`   NHS ${n.proto} ${nhsStatusLetter(n.client.state)} NBMA ${n.nbma}`);
-  }
-  return lines.join('\n') + '\n';
+  lines.push('', ...renderCryptoSessionDetails(crypto));
+  return lines.join('\n');
 }

@@ -300,7 +300,7 @@ export class FakeRtnetlink implements RtnetlinkPort {
 
   // ---- addresses ----
 
-  async addAddress(dev: string, address: string): Promise<void> {
+  async addAddress(dev: string, address: string, opts: { readonly noPrefixRoute?: boolean } = {}): Promise<void> {
     const operation = `adding address ${address} dev ${dev}`;
     this.live(operation);
     const p = parseIpv4Prefix(address, 'RTM_NEWADDR', operation);
@@ -314,7 +314,7 @@ export class FakeRtnetlink implements RtnetlinkPort {
     const firstSecondary = this.addresses.findIndex((a) => a.index === l.index && a.secondary);
     if (secondary || firstSecondary < 0) this.addresses.push(entry);
     else this.addresses.splice(firstSecondary, 0, entry);
-    this.connectedRoutes(l);
+    if (!opts.noPrefixRoute) this.connectedRoutes(l);
   }
 
   async deleteAddress(dev: string, address: string): Promise<void> {

@@ -124,10 +124,10 @@ export function linkPayload(data: rt.Link, attrs: ifla.LinkAttrs): Uint8Array[] 
   return out.bufs;
 }
 
-export function addressPayload(index: number, p: Ipv4Prefix): Uint8Array[] {
+export function addressPayload(index: number, p: Ipv4Prefix, noPrefixRoute = false): Uint8Array[] {
   const out = new AttrStream();
   rt.formatAddressMessage(
-    { kind: 'address', data: { family: AF_INET, prefixlen: p.length, index, scope: 0 }, attrs: { local: buf(p.address), address: buf(p.address) } },
+    { kind: 'address', data: { family: AF_INET, prefixlen: p.length, index, scope: 0 }, attrs: { local: buf(p.address), address: buf(p.address), ...(noPrefixRoute ? { flags: { noprefixroute: true } } : {}) } },
     out,
   );
   return out.bufs;
@@ -138,6 +138,9 @@ export function addressPayload(index: number, p: Ipv4Prefix): Uint8Array[] {
  * with rtm_table RT_TABLE_UNSPEC, as iproute2 does. A delete selector sends type/protocol 0 and
  * scope NOWHERE when they are left open, so the kernel matches any (fib_table_delete).
  */
+/** include/uapi/linux/rtnetlink.h: the next hop is on the device whatever the routes say. */
+const RTNH_F_ONLINK = 4;
+
 export function routePayload(r: NormalRoute, oif: number | undefined): Uint8Array[] {
   const out = new AttrStream();
   const attrs: rt.RouteAttrs = { table: r.table };
@@ -155,6 +158,8 @@ export function routePayload(r: NormalRoute, oif: number | undefined): Uint8Arra
         protocol: r.protocol,
         scope: r.scope,
         type: r.type ? RtnType[r.type] : 0,
+        // RTNH_F_ONLINK (4) in rtm_flags, as iproute2's `onlink` sets it; the package names only the RTM_F_* bits.
+        ...(r.onlink ? { flags: { __unknown: RTNH_F_ONLINK } } : {}),
       },
       attrs,
     },

@@ -266,16 +266,16 @@ export class LinuxRtnetlink implements RtnetlinkPort {
 
   // ---- addresses ----
 
-  private async changeAddress(type: number, flags: number, verb: string, dev: string, address: string): Promise<void> {
+  private async changeAddress(type: number, flags: number, verb: string, dev: string, address: string, noPrefixRoute = false): Promise<void> {
     const operation = `${verb} address ${address} dev ${dev}`;
     const p = parseIpv4Prefix(address, syscallName(type), operation);
     checkIfname(dev, syscallName(type), operation);
     const index = await this.resolveIndex(dev, type, operation);
-    await this.request(type, addressPayload(index, p), flags, operation);
+    await this.request(type, addressPayload(index, p, noPrefixRoute), flags, operation);
   }
 
-  addAddress(dev: string, address: string): Promise<void> {
-    return this.changeAddress(RtmType.NEWADDR, CREATE_EXCL, 'adding', dev, address);
+  addAddress(dev: string, address: string, opts: { readonly noPrefixRoute?: boolean } = {}): Promise<void> {
+    return this.changeAddress(RtmType.NEWADDR, CREATE_EXCL, 'adding', dev, address, opts.noPrefixRoute === true);
   }
 
   deleteAddress(dev: string, address: string): Promise<void> {

@@ -15,9 +15,15 @@
         "src/sys.cc",
         "src/bench.cc",
         "src/rawsock.cc",
+        "src/packet_socket.cc",
+        "src/packet_socket_loop.cc",
         "src/esp.cc",
         "src/esp_dp.cc",
-        "src/esp_ops.cc"
+        "src/esp_ops.cc",
+        "src/esp_udp.cc",
+        "src/offload.cc",
+        "src/offload_ops.cc",
+        "src/tun_io.cc"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-pthread"],

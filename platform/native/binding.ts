@@ -17,6 +17,37 @@ export interface NativeHandle {
 export interface NativeRawHandle {
   readonly __brand: 'dmvpn-raw';
 }
+/** Opaque handle to an AF_PACKET socket (packet_socket.cc). */
+export interface NativePacketHandle {
+  readonly __brand: 'dmvpn-packet';
+}
+/** What packetOpen returns: the handle and the device as af_packet reports it. */
+export interface RawPacketOpen {
+  readonly handle: NativePacketHandle;
+  readonly ifindex: number;
+  /** ARPHRD_* of the device (1 Ethernet, 778 ip_gre). */
+  readonly hardwareType: number;
+  /** The device's own link-layer address (its local NBMA address on ip_gre). */
+  readonly address: Uint8Array;
+}
+/** An errno error of a packet socket, naming its device. */
+export interface RawPacketError extends Error {
+  readonly code: string;
+  readonly errno: number;
+  readonly syscall: string;
+  readonly device: string;
+}
+/** Counters of one packet socket (rxDrops: the kernel's receive-queue drops). */
+export interface RawPacketStats {
+  readonly rxPackets: number;
+  readonly rxBytes: number;
+  readonly rxDrops: number;
+  readonly rxTruncated: number;
+  readonly txPackets: number;
+  readonly txBytes: number;
+  readonly txFull: number;
+  readonly txErrors: number;
+}
 /** Opaque handle to a benchmark flood thread. */
 export interface NativeFloodHandle {
   readonly __brand: 'dmvpn-flood';
@@ -64,6 +95,8 @@ export type RawEvent =
       readonly protocolType: number;
       readonly flags: number;
       readonly key?: number;
+      /** Present when the GRE came in UDP-encapsulated ESP: the outer UDP source port. */
+      readonly srcPort?: number;
       readonly packet: Uint8Array;
     }
   | { readonly kind: 'miss'; readonly dst: number; readonly nextHop: number; readonly packet: Uint8Array }
@@ -75,7 +108,9 @@ export type RawEvent =
       readonly src: number;
       readonly dst: number;
       readonly packet: Uint8Array;
-    };
+    }
+  /** IKE on the UDP-encapsulation socket; packet is the message after the non-ESP marker. */
+  | { readonly kind: 'ike'; readonly src: number; readonly srcPort: number; readonly packet: Uint8Array };
 
 export interface RawPeer {
   readonly overlay: number;
@@ -125,9 +160,20 @@ export interface NativeBinding {
   benchFloodJoin(f: NativeFloodHandle): number;
   benchBaseline(tunFd: number, greFd: number, nbma: number, durationMs: number): number;
   benchResolve(h: NativeHandle, dsts: Uint32Array, rounds: number): number;
+  benchEsp(cipher: string, integrity: string | undefined, op: 'seal' | 'open', size: number, durationMs: number): RawEspBenchResult;
   rawOpen(protocol: number, device: string, groups: readonly string[], ttl: number, onPacket: (datagram: Uint8Array, from: string) => void): NativeRawHandle;
   rawSend(h: NativeRawHandle, dst: number, payload: Uint8Array): boolean;
   rawClose(h: NativeRawHandle): void;
+  packetOpen(
+    device: string, protocol: number, rcvbuf: number | undefined,
+    onPacket: (payload: Uint8Array, from: Uint8Array, protocol: number, pktType: number) => void,
+    onError: ((err: RawPacketError) => void) | undefined,
+  ): RawPacketOpen;
+  packetSend(h: NativePacketHandle, to: Uint8Array, payload: Uint8Array, protocol: number): boolean;
+  packetSendMany(h: NativePacketHandle, to: readonly Uint8Array[], payload: Uint8Array, protocol: number): number;
+  packetStats(h: NativePacketHandle): RawPacketStats;
+  packetState(h: NativePacketHandle): 'up' | 'down' | 'closed';
+  packetClose(h: NativePacketHandle): void;
   openEspSocket(local: number, device: string | undefined, sndbuf: number | undefined, rcvbuf: number | undefined): number;
   espAttach(h: NativeHandle, espFd: number): void;
   espSetOutbound(h: NativeHandle, nbma: number, sa: RawSa): void;
@@ -139,6 +185,18 @@ export interface NativeBinding {
   espSendRaw(h: NativeHandle, nbma: number, bytes: Uint8Array): boolean;
   espSeal(sa: RawSa, seq: number, iv: Uint8Array, payload: Uint8Array): Uint8Array;
   espOpen(sa: RawSa, packet: Uint8Array): RawEspOpenResult;
+  /** Test hook: the explicit IVs of the next `count` packets of a fresh outbound SA, back to back. */
+  espIvs(sa: RawSa, count: number): Uint8Array;
+  /** True when the dataplane's TUN carries the virtio header with offloads (src/tun_io.cc). */
+  tunOffload(h: NativeHandle): boolean;
+  /** Test hook: the packets one TUN read (virtio header + packet) turns into; null when dropped. */
+  offloadSplit(vnetHdr: Uint8Array, packet: Uint8Array): Uint8Array[] | null;
+  /** Test hook: the TUN writes (virtio header + packet) for one receive batch of packets. */
+  offloadMerge(packets: Uint8Array[]): { vnet: Uint8Array; packet: Uint8Array }[];
+  openUdpEncapSocket(local: number, port: number | undefined, device: string | undefined, sndbuf: number | undefined, rcvbuf: number | undefined): number;
+  espUdpAttach(h: NativeHandle, espUdpFd: number): void;
+  espSendIke(h: NativeHandle, dst: number, dstPort: number, payload: Uint8Array): boolean;
+  espSendNatKeepalive(h: NativeHandle, dst: number, dstPort: number): boolean;
 }
 
 /** An ESP SA as src/esp_ops.cc parses it (see esp.ts for the meaning of each field). */
@@ -150,6 +208,8 @@ export interface RawSa {
   authKey?: Uint8Array;
   esn?: boolean;
   seq?: number;
+  /** Outbound only: ESP-in-UDP (RFC 3948). */
+  encap?: { srcPort: number; dstPort: number };
 }
 export interface RawSaRow {
   readonly spi: number;
@@ -162,11 +222,21 @@ export interface RawSaRow {
   readonly nbma?: number;
   readonly replayDrops?: number;
   readonly authFailures?: number;
+  readonly encapSrcPort?: number;
+  readonly encapDstPort?: number;
+  readonly natSrc?: number;
+  readonly natSrcPort?: number;
 }
 export interface RawSaStats {
   readonly outbound: readonly RawSaRow[];
   readonly inbound: readonly RawSaRow[];
   readonly protected: readonly { readonly nbma: number; readonly queued: number }[];
+}
+/** bench.cc benchEsp: packets done, and the wall-clock and calling-thread CPU time they took. */
+export interface RawEspBenchResult {
+  readonly packets: number;
+  readonly wallNs: number;
+  readonly cpuNs: number;
 }
 export interface RawEspOpenResult {
   readonly status: string;
@@ -177,9 +247,12 @@ const FUNCTIONS: readonly (keyof NativeBinding)[] = [
   'version', 'openTun', 'openGreSocket', 'closeFd', 'create', 'start', 'close', 'ref', 'configure', 'getConfig',
   'peerSet', 'peerDelete', 'peerClear', 'peerDump', 'routeSet', 'routeDelete', 'routeClear', 'routeDump', 'lookup',
   'sendGre', 'sendRaw', 'writeTun', 'sendInner', 'stats', 'counterNames',
-  'benchFloodStart', 'benchFloodJoin', 'benchBaseline', 'benchResolve', 'rawOpen', 'rawSend', 'rawClose',
+  'benchFloodStart', 'benchFloodJoin', 'benchBaseline', 'benchResolve', 'benchEsp', 'rawOpen', 'rawSend', 'rawClose',
   'openEspSocket', 'espAttach', 'espSetOutbound', 'espDeleteOutbound', 'espSetInbound', 'espDeleteInbound',
-  'espSetProtected', 'espStats', 'espSendRaw', 'espSeal', 'espOpen',
+  'espSetProtected', 'espStats', 'espSendRaw', 'espSeal', 'espOpen', 'espIvs',
+  'tunOffload', 'offloadSplit', 'offloadMerge',
+  'openUdpEncapSocket', 'espUdpAttach', 'espSendIke', 'espSendNatKeepalive',
+  'packetOpen', 'packetSend', 'packetSendMany', 'packetStats', 'packetState', 'packetClose',
 ];
 
 /** The addon is missing or is not the one this facade was written for. */

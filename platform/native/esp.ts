@@ -1,7 +1,8 @@
 /**
  * ESP (RFC 4303, transport mode) types for the native dataplane: the SA
- * parameters the IKE side pushes down, per-SA counters for
- * `show crypto ipsec sa`, and stateless seal/open helpers (known-answer tests).
+ * parameters the IKE side pushes down (with UDP encapsulation for NAT
+ * traversal, RFC 3948), per-SA counters for `show crypto ipsec sa`, and
+ * stateless seal/open helpers (known-answer tests).
  * Key material crosses as Uint8Array; sequence numbers as safe integers.
  */
 import { u32ToIpv4 } from '../../protocols/wire/index.js';
@@ -9,8 +10,32 @@ import { loadNative, type RawSa, type RawSaRow, type RawSaStats } from './bindin
 
 /** ESP encryption transforms: AES-GCM with a 16-byte ICV (RFC 4106), AES-CBC (RFC 3602). */
 export type EspCipher = 'aes-gcm-128' | 'aes-gcm-256' | 'aes-cbc-128' | 'aes-cbc-256';
-/** Integrity for AES-CBC: HMAC-SHA1-96 (RFC 2404), HMAC-SHA-256-128 (RFC 4868). */
-export type EspIntegrity = 'hmac-sha1-96' | 'hmac-sha256-128';
+/**
+ * Integrity for AES-CBC: HMAC-SHA1-96 (RFC 2404); HMAC-SHA-256-128, -384-192
+ * and -512-256 (RFC 4868: the key as long as the hash, the ICV half of it).
+ */
+export type EspIntegrity = 'hmac-sha1-96' | 'hmac-sha256-128' | 'hmac-sha384-192' | 'hmac-sha512-256';
+
+/** HMAC key length in bytes for each integrity algorithm (RFC 2404 section 3, RFC 4868 section 2.1.1). */
+export const ESP_INTEGRITY_KEY_LENGTH: { readonly [K in EspIntegrity]: number } = {
+  'hmac-sha1-96': 20, 'hmac-sha256-128': 32, 'hmac-sha384-192': 48, 'hmac-sha512-256': 64,
+};
+/** ICV length in bytes on the wire for each integrity algorithm. */
+export const ESP_INTEGRITY_ICV_LENGTH: { readonly [K in EspIntegrity]: number } = {
+  'hmac-sha1-96': 12, 'hmac-sha256-128': 16, 'hmac-sha384-192': 24, 'hmac-sha512-256': 32,
+};
+
+/**
+ * UDP encapsulation of an outbound SA (RFC 3948, NAT traversal): the ESP
+ * packets leave the dataplane's UDP socket (openUdpEncapSocket) to the peer's
+ * NBMA address at dstPort instead of going out as IP protocol 50.
+ */
+export interface EspEncap {
+  /** Our port: must be the UDP socket's bound port (4500). */
+  readonly srcPort: number;
+  /** The peer's port as IKE last saw it: 4500, or what its NAT translated 4500 to. */
+  readonly dstPort: number;
+}
 
 /** An SA's keys and options (the SPI is given separately for inbound SAs). */
 export interface EspSaKeys {
@@ -19,7 +44,7 @@ export interface EspSaKeys {
   readonly key: Uint8Array;
   /** Required with AES-CBC, absent with AES-GCM. */
   readonly integrity?: EspIntegrity;
-  /** HMAC key: 20 bytes for SHA1, 32 for SHA-256. */
+  /** HMAC key: 20 bytes for SHA1, 32 for SHA-256, 48 for SHA-384, 64 for SHA-512. */
   readonly authKey?: Uint8Array;
   /** Extended sequence numbers (RFC 4303 section 2.2.1); default off: 32-bit counter, no wrap. */
   readonly esn?: boolean;
@@ -29,6 +54,8 @@ export interface EspSaKeys {
 export interface EspSa extends EspSaKeys {
   /** 256 .. 2^32-1 (RFC 4303 section 2.1). */
   readonly spi: number;
+  /** Outbound SAs only: send ESP-in-UDP (NAT-T) instead of IP protocol 50. */
+  readonly encap?: EspEncap;
 }
 
 interface SaCounters {
@@ -44,12 +71,20 @@ export interface OutboundSaStats extends SaCounters {
   readonly nbma: string;
   /** Last sequence number sent. */
   readonly seq: number;
+  /** Present for a UDP-encapsulated SA. */
+  readonly encap?: EspEncap;
 }
 export interface InboundSaStats extends SaCounters {
   /** Highest authenticated sequence number (right edge of the replay window). */
   readonly seq: number;
   readonly replayDrops: number;
   readonly authFailures: number;
+  /**
+   * Outer source of the last authentic UDP-encapsulated packet of this SA
+   * (absent until one came): where the peer's NAT maps it now. A port that
+   * differs from the outbound SA's encap.dstPort means the NAT rebound.
+   */
+  readonly natSource?: { readonly address: string; readonly port: number };
 }
 export interface SaStats {
   readonly outbound: readonly OutboundSaStats[];
@@ -60,8 +95,9 @@ export interface SaStats {
 
 export type EspOpenStatus = 'ok' | 'tooShort' | 'replay' | 'authFailed' | 'badPadding' | 'badNextHeader' | 'error';
 
-export function toRawSa(spi: number, sa: EspSaKeys): RawSa {
+export function toRawSa(spi: number, sa: EspSaKeys & { readonly encap?: EspEncap }): RawSa {
   const raw: RawSa = { spi, cipher: sa.cipher, key: sa.key };
+  if (sa.encap !== undefined) raw.encap = { srcPort: sa.encap.srcPort, dstPort: sa.encap.dstPort };
   if (sa.integrity !== undefined) raw.integrity = sa.integrity;
   if (sa.authKey !== undefined) raw.authKey = sa.authKey;
   if (sa.esn !== undefined) raw.esn = sa.esn;
@@ -76,10 +112,14 @@ function counters(r: RawSaRow): SaCounters {
 
 export function fromRawSaStats(r: RawSaStats): SaStats {
   return {
-    outbound: r.outbound.map((o) => ({ ...counters(o), nbma: u32ToIpv4(o.nbma ?? 0), seq: o.seq }))
-      .sort((a, b) => a.spi - b.spi),
-    inbound: r.inbound.map((i) => ({ ...counters(i), seq: i.seq, replayDrops: i.replayDrops ?? 0, authFailures: i.authFailures ?? 0 }))
-      .sort((a, b) => a.spi - b.spi),
+    outbound: r.outbound.map((o): OutboundSaStats => {
+      const row = { ...counters(o), nbma: u32ToIpv4(o.nbma ?? 0), seq: o.seq };
+      return o.encapSrcPort === undefined || o.encapDstPort === undefined ? row : { ...row, encap: { srcPort: o.encapSrcPort, dstPort: o.encapDstPort } };
+    }).sort((a, b) => a.spi - b.spi),
+    inbound: r.inbound.map((i): InboundSaStats => {
+      const row = { ...counters(i), seq: i.seq, replayDrops: i.replayDrops ?? 0, authFailures: i.authFailures ?? 0 };
+      return i.natSrc === undefined || i.natSrcPort === undefined ? row : { ...row, natSource: { address: u32ToIpv4(i.natSrc), port: i.natSrcPort } };
+    }).sort((a, b) => a.spi - b.spi),
     protected: r.protected.map((p) => ({ nbma: u32ToIpv4(p.nbma), queued: p.queued })),
   };
 }

@@ -18,6 +18,7 @@ import { ipv4ToU32, isIpv4, u32ToIpv4 } from '../../protocols/wire/index.js';
 import { loadNative, type NativeBinding, type NativeHandle, type RawConfig, type RawEvent, type RawResolvedConfig } from './binding.js';
 
 import { fromRawSaStats, toRawSa, type EspSa, type EspSaKeys, type SaStats } from './esp.js';
+import type { EspCipher, EspIntegrity } from './esp.js';
 
 export { NativeLoadError, loadNative, addonCandidates, type NativeBinding } from './binding.js';
 export * from './esp.js';
@@ -34,6 +35,9 @@ export const COUNTER_NAMES = [
   'espTxPackets', 'espTxBytes', 'espRxPackets', 'espRxBytes', 'espQueued', 'espQueueFlushed',
   'dropEspQueueFull', 'dropEspQueueExpired', 'dropEspSeqExhausted', 'dropEspEncryptFail', 'dropEspTooShort',
   'dropEspUnknownSpi', 'dropEspReplay', 'dropEspAuth', 'dropEspBadPadding', 'dropEspBadNextHeader',
+  'udpRxPackets', 'udpRxBytes', 'udpIkeRxPackets', 'udpIkeTxPackets', 'natKeepaliveRx', 'natKeepaliveTx',
+  'espUdpRxPackets', 'espUdpTxPackets', 'dropUdpEncapShort',
+  'tunRxGsoPackets', 'tunTxGroPackets',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 /** Counters since the dataplane was created (packets, bytes, drops per reason). */
@@ -124,6 +128,8 @@ export interface GreEvent {
   /** First 16 bits of the GRE header (C, K, S bits, version). */
   readonly flags: number;
   readonly key?: number;
+  /** Present when the GRE came in UDP-encapsulated ESP (NAT-T): the outer UDP source port. */
+  readonly srcPort?: number;
   /** The GRE payload (for NHRP: the NHRP packet). */
   readonly payload: Uint8Array;
 }
@@ -150,7 +156,20 @@ export interface RedirectEvent {
   /** The inner IPv4 packet as it arrived (a Traffic Indication quotes its start). */
   readonly packet: Uint8Array;
 }
-export type DataplaneEvent = GreEvent | MissEvent | MulticastEvent | RedirectEvent;
+/**
+ * An IKE message received on the UDP-encapsulation socket (port 4500) behind
+ * the non-ESP marker (RFC 3948 section 2.2). src/srcPort are the outer source
+ * as received, so behind a NAT the translated address and port: answer there
+ * with sendIke(), and use srcPort as the outbound SA's encap.dstPort.
+ */
+export interface IkeEvent {
+  readonly kind: 'ike';
+  readonly src: string;
+  readonly srcPort: number;
+  /** The IKE message (header onwards), the 4 marker octets removed. */
+  readonly payload: Uint8Array;
+}
+export type DataplaneEvent = GreEvent | MissEvent | MulticastEvent | RedirectEvent | IkeEvent;
 
 export interface PeerMapping {
   readonly overlay: string;
@@ -177,6 +196,11 @@ export interface DataplaneOptions {
   readonly greFd: number;
   /** From openEspSocket(): ESP (protocol 50) is sent and received there; owned from here on. */
   readonly espFd?: number;
+  /**
+   * From openUdpEncapSocket(): UDP 4500, shared by IKE (sendIke, 'ike' events)
+   * and ESP-in-UDP (outbound SAs with `encap`, and any ESP arriving there); owned from here on.
+   */
+  readonly espUdpFd?: number;
   readonly config: DataplaneConfig;
   readonly onEvent?: (event: DataplaneEvent) => void;
   readonly peers?: readonly PeerMapping[];
@@ -248,6 +272,7 @@ function fromRawEvent(e: RawEvent): DataplaneEvent {
       const ev: GreEvent = {
         kind: 'gre', srcNbma: u32ToIpv4(e.srcNbma), dstNbma: u32ToIpv4(e.dstNbma),
         protocolType: e.protocolType, flags: e.flags, payload: e.packet,
+        ...(e.srcPort === undefined ? {} : { srcPort: e.srcPort }),
       };
       return e.key === undefined ? ev : { ...ev, key: e.key };
     }
@@ -260,6 +285,8 @@ function fromRawEvent(e: RawEvent): DataplaneEvent {
         kind: 'redirect', srcNbma: u32ToIpv4(e.srcNbma), dstNbma: u32ToIpv4(e.dstNbma),
         src: u32ToIpv4(e.src), dst: u32ToIpv4(e.dst), packet: e.packet,
       };
+    case 'ike':
+      return { kind: 'ike', src: u32ToIpv4(e.src), srcPort: e.srcPort, payload: e.packet };
   }
 }
 
@@ -293,6 +320,26 @@ export function openEspSocket(opts: GreSocketOptions): number {
   return loadNative().openEspSocket(addr(opts.local, 'local'), opts.device, opts.sndbuf, opts.rcvbuf);
 }
 
+/** Options of openUdpEncapSocket(). */
+export interface UdpEncapSocketOptions {
+  /** Local NBMA address to bind (the address IKE runs on). */
+  readonly local: string;
+  /** Default 4500 (RFC 3948 section 2). */
+  readonly port?: number;
+  readonly device?: string;
+  readonly sndbuf?: number;
+  readonly rcvbuf?: number;
+}
+
+/**
+ * Open the UDP socket for NAT traversal (RFC 3948): bound to local:port with
+ * SO_REUSEADDR. Give it to Dataplane.open({ espUdpFd }); IKE on port 4500
+ * then goes through the dataplane (sendIke, 'ike' events), not a node:dgram socket.
+ */
+export function openUdpEncapSocket(opts: UdpEncapSocketOptions): number {
+  return loadNative().openUdpEncapSocket(addr(opts.local, 'local'), opts.port, opts.device, opts.sndbuf, opts.rcvbuf);
+}
+
 /** Close an fd from openTun/openGreSocket that was never given to a Dataplane. */
 export function closeFd(fd: number): void {
   loadNative().closeFd(fd);
@@ -324,14 +371,30 @@ export class Dataplane {
       native.closeFd(opts.tun.fd);
       native.closeFd(opts.greFd);
       if (opts.espFd !== undefined) native.closeFd(opts.espFd);
+      if (opts.espUdpFd !== undefined) native.closeFd(opts.espUdpFd);
       throw e;
     }
     let self: Dataplane | undefined;
-    const handle = native.create(opts.tun.fd, opts.greFd, raw, (events) => self?.dispatch(events));
+    let handle: NativeHandle;
+    try {
+      handle = native.create(opts.tun.fd, opts.greFd, raw, (events) => self?.dispatch(events));
+    } catch (e) {
+      if (opts.espUdpFd !== undefined) native.closeFd(opts.espUdpFd);
+      throw e;
+    }
     self = new Dataplane(native, handle, opts.tun.name);
     self.handler = opts.onEvent;
     try {
       if (opts.espFd !== undefined) native.espAttach(handle, opts.espFd);
+      if (opts.espUdpFd !== undefined) {
+        const fd = opts.espUdpFd;
+        try {
+          native.espUdpAttach(handle, fd);
+        } catch (e) {
+          native.closeFd(fd); // not owned by the dataplane yet
+          throw e;
+        }
+      }
       for (const p of opts.peers ?? []) self.setPeer(p.overlay, p.nbma);
       for (const r of opts.routes ?? []) self.setRoute(r.prefix, r.length, r.nextHop);
       if (opts.start !== false) self.start();
@@ -460,7 +523,11 @@ export class Dataplane {
 
   /**
    * ESP for GRE to `nbma` from now on (replaces the SA in place: rekey).
-   * Packets queued for a protected peer are sent at once.
+   * Packets queued for a protected peer are sent at once. With `sa.encap` the
+   * ESP goes in UDP from the espUdpFd socket to nbma:encap.dstPort (NAT-T;
+   * throws ERR_DMVPN_NO_UDP_SOCKET without that socket, RangeError when
+   * encap.srcPort is not its port); without, as IP protocol 50 (needs espFd).
+   * Switching a peer between the two is another setOutboundSa.
    */
   setOutboundSa(nbma: string, sa: EspSa): void {
     this.native.espSetOutbound(this.handle, addr(nbma, 'nbma'), toRawSa(sa.spi, sa));
@@ -498,11 +565,40 @@ export class Dataplane {
     return this.native.espSendRaw(this.handle, addr(nbma, 'nbma'), bytes);
   }
 
+  /**
+   * Send an IKE message to dst:dstPort from the UDP-encapsulation socket,
+   * behind the non-ESP marker (RFC 3948 section 2.2; the 4 zero octets are
+   * added here). False when the socket buffer is full (counted); throws
+   * NativeErrnoError on other failures, ERR_DMVPN_NO_UDP_SOCKET without espUdpFd.
+   */
+  sendIke(dst: string, dstPort: number, payload: Uint8Array): boolean {
+    return this.native.espSendIke(this.handle, addr(dst, 'dst'), dstPort, payload);
+  }
+
+  /**
+   * Send a NAT-keepalive (the single octet 0xFF, RFC 3948 section 2.3) to
+   * dst:dstPort from the UDP-encapsulation socket. The peer behind a NAT sends
+   * these (IOS: `crypto isakmp nat keepalive`) so its mapping stays.
+   */
+  sendNatKeepalive(dst: string, dstPort: number): boolean {
+    return this.native.espSendNatKeepalive(this.handle, addr(dst, 'dst'), dstPort);
+  }
+
   stats(): DataplaneStats {
     const raw = this.native.stats(this.handle);
     const out: Record<string, number> = {};
     for (const k of COUNTER_NAMES) out[k] = raw[k] ?? 0;
     return out as DataplaneStats;
+  }
+
+  /**
+   * True when the TUN was moved to the virtio header with TCP segmentation and
+   * checksum offload (src/tun_io.cc): the kernel hands over TCP super-packets,
+   * split here before GRE/ESP, and decapsulated TCP is merged per flow on the
+   * way back in. DMVPN_TUN_OFFLOAD=0 in the environment keeps the plain TUN.
+   */
+  tunOffload(): boolean {
+    return this.native.tunOffload(this.handle);
   }
 
   /** Keep the Node process alive while open (the default). */
@@ -524,6 +620,13 @@ export class Dataplane {
   }
 }
 
+/** bench.esp's result: packets done, wall-clock and calling-thread CPU nanoseconds. */
+export interface EspBenchResult {
+  readonly packets: number;
+  readonly wallNs: number;
+  readonly cpuNs: number;
+}
+
 /** Benchmark helpers (scripts/bench-dataplane.ts); not used by the daemon. */
 export const bench = {
   /** Start a native UDP flood to dst:port for durationMs; join() returns datagrams sent. */
@@ -539,6 +642,15 @@ export const bench = {
   /** Nanoseconds for `rounds` lookups of every address in `dsts` (host order). */
   resolve(dp: Dataplane, dsts: Uint32Array, rounds: number): number {
     return loadNative().benchResolve(handleOf(dp), dsts, rounds);
+  },
+  /**
+   * ESP of one SA in a tight loop on the calling thread for durationMs (blocks):
+   * "seal" as the dataplane seals a GRE packet of `size` bytes for a peer
+   * (sequence, IV, copy, Sa::seal), "open" as it opens one (Sa::open with the
+   * replay check). Returns packets done and the wall-clock and thread CPU time.
+   */
+  esp(cipher: EspCipher, integrity: EspIntegrity | undefined, op: 'seal' | 'open', size: number, durationMs: number): EspBenchResult {
+    return loadNative().benchEsp(cipher, integrity, op, size, durationMs);
   },
 };
 

@@ -102,6 +102,8 @@ export const IkeDropReason = {
   BAD_KE: 'invalid key exchange data',
   BAD_COOKIE: 'bad cookie',
   FRAGMENT: 'IKE fragment (not supported)',
+  /** An answer to a request we have since replaced (a COOKIE or INVALID_KE_PAYLOAD retry of IKE_SA_INIT). */
+  SUPERSEDED: 'answer to a superseded request',
 } as const;
 
 export type IkeDropReasonName = (typeof IkeDropReason)[keyof typeof IkeDropReason];

@@ -4,7 +4,11 @@
  *
  *  - Our requests: one outstanding at a time, numbered from 0 (IKE_SA_INIT) up;
  *    retransmitted byte for byte after 0.5, 1, 2, 4 ... s until the configured
- *    number of transmissions is spent; others queue behind it.
+ *    number of transmissions is spent; others queue behind it. Each wait is
+ *    shortened by a random part of up to RETRANSMIT_JITTER (as strongSwan's
+ *    retransmit_jitter does), never lengthened: section 2.1 leaves the timing
+ *    to the implementation, and peers that all started at once (spokes after a
+ *    hub restart) then no longer retransmit in the same millisecond.
  *  - The peer's requests: the next expected ID is processed and its response
  *    cached; a retransmission of the previous request (same ID, integrity
  *    intact) gets the cached response again; anything else is dropped.
@@ -28,6 +32,8 @@ import type { Endpoint, IkeAction, IkeDropReasonName, IkeReason, IkeState } from
 
 export const IKE_PORT = 500;
 export const NATT_PORT = 4500;
+/** The largest share of a retransmission wait taken off at random (0.25: a 2 s wait lasts 1.5 to 2 s). */
+export const RETRANSMIT_JITTER = 0.25;
 
 /** What the manager gives each SA. */
 export interface IkeEnv {
@@ -37,6 +43,11 @@ export interface IkeEnv {
   drop(reason: IkeDropReasonName, detail: string): void;
   /** Index a new IKE SA (made by rekeying this one) by its SPI. */
   adopt(sa: IkeSa): void;
+  /**
+   * The state or timers of `sa` may have changed (a state change, children moved into it):
+   * the manager re-reads its deadline and half-open status before it next looks at them.
+   */
+  touch(sa: IkeSa): void;
   /** The other live SAs with the same peer. */
   others(sa: IkeSa): IkeSa[];
   /** Whether a child SPI is already used by some SA of this manager. */
@@ -103,6 +114,12 @@ export class IkeSa {
   /** RealMessage1 / RealMessage2 of section 2.15: the IKE_SA_INIT request and response as sent. */
   initRequest: Uint8Array | undefined;
   initResponse: Uint8Array | undefined;
+  /**
+   * Responder: the other forms of the initiator's IKE_SA_INIT that this half-open SA answered
+   * (the same request with and without a COOKIE in front, section 2.6). The initiator signs the
+   * last one it sent, which need not be the one that made this SA: IKE_AUTH accepts either.
+   */
+  otherInitRequests: Uint8Array[] = [];
   remoteId = '';
   children: ChildSa[] = [];
   /** Message IDs (section 2.2). */
@@ -111,6 +128,8 @@ export class IkeSa {
   outstanding: Outstanding | undefined;
   readonly queue: Pending[] = [];
   lastResponse: { readonly id: number; readonly bytes: Uint8Array } | undefined;
+  /** The protected request `lastResponse` answers, as received (the manager's retransmission fast path). */
+  lastRequest: Uint8Array | undefined;
   /** Timers (ms). */
   rekeyAt: number | undefined;
   expiresAt: number | undefined;
@@ -180,6 +199,7 @@ export class IkeSa {
     this.state = next;
     this.since = now;
     this.stateDeadline = undefined;
+    this.env.touch(this);
   }
 
   // ---- keys --------------------------------------------------------------------------------
@@ -230,10 +250,16 @@ export class IkeSa {
     if (this.remote.port === IKE_PORT) this.remote = { address: this.remote.address, port: NATT_PORT };
   }
 
+  /** A retransmission wait of nominally `ms`, shortened at random by up to RETRANSMIT_JITTER. */
+  jittered(ms: number): number {
+    const r = this.env.random(2);
+    return Math.round(ms * (1 - (RETRANSMIT_JITTER * ((r[0] << 8) | r[1])) / 0x10000));
+  }
+
   /** Send the unencrypted IKE_SA_INIT request (message ID 0), replacing any earlier one. */
   sendInitRequest(bytes: Uint8Array, now: number): void {
     this.initRequest = bytes;
-    this.outstanding = { id: 0, exchange: ExchangeType.IKE_SA_INIT, ctx: { kind: 'sa-init' }, bytes, tries: 1, nextAt: now + this.env.cfg.retransmit.initialMs };
+    this.outstanding = { id: 0, exchange: ExchangeType.IKE_SA_INIT, ctx: { kind: 'sa-init' }, bytes, tries: 1, nextAt: now + this.jittered(this.env.cfg.retransmit.initialMs) };
     this.myNextId = 1;
     this.transmit(bytes);
   }
@@ -249,7 +275,7 @@ export class IkeSa {
     const p = this.queue.shift()!;
     const id = this.myNextId++;
     const bytes = this.seal(p.exchange, false, id, p.inner);
-    const wait = p.ctx.kind === 'dpd' && this.env.cfg.dpd ? this.env.cfg.dpd.retry * 1000 : this.env.cfg.retransmit.initialMs;
+    const wait = p.ctx.kind === 'dpd' && this.env.cfg.dpd ? this.env.cfg.dpd.retry * 1000 : this.jittered(this.env.cfg.retransmit.initialMs);
     this.outstanding = { id, exchange: p.exchange, ctx: p.ctx, bytes, tries: 1, nextAt: now + wait };
     this.transmit(bytes);
   }
@@ -268,7 +294,8 @@ export class IkeSa {
     if (!o || now < o.nextAt) return true;
     const { tries, initialMs } = this.env.cfg.retransmit;
     if (o.tries >= tries) return false;
-    const wait = o.ctx.kind === 'dpd' && this.env.cfg.dpd ? this.env.cfg.dpd.retry * 1000 : initialMs * 2 ** o.tries;
+    // DPD retries keep the configured `dpd ... retry` interval; the exponential backoff is jittered.
+    const wait = o.ctx.kind === 'dpd' && this.env.cfg.dpd ? this.env.cfg.dpd.retry * 1000 : this.jittered(initialMs * 2 ** o.tries);
     o.tries++;
     o.nextAt = now + wait;
     this.stats.retransmitted++;

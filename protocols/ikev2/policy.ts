@@ -67,7 +67,11 @@ export interface IkeConfig {
   readonly dpd?: { readonly interval: number; readonly retry: number };
   /** Retransmission (RFC 7296 section 2.1): first wait, doubling, and how many transmissions in all. */
   readonly retransmit: { readonly initialMs: number; readonly tries: number };
-  /** Half-open (responder) SAs before IKE_SA_INIT must carry a COOKIE (section 2.6). */
+  /**
+   * Half-open (responder) SAs before IKE_SA_INIT must carry a COOKIE (section 2.6). IOS sends
+   * none unless `crypto ikev2 cookie-challenge N` (1 to 1000) is configured; the default
+   * (DEFAULT_COOKIE_THRESHOLD) is a safety net above any hub's simultaneous spokes instead.
+   */
   readonly cookieThreshold: number;
   /** Seconds a responder waits for IKE_AUTH before dropping a half-open SA. */
   readonly halfOpenTimeout: number;
@@ -89,6 +93,16 @@ export const DEFAULT_IKE_PROPOSAL: IkeProposalConfig = {
   dh: [DhGroup.ECP_256, DhGroup.MODP_2048, DhGroup.ECP_521],
 };
 
+/**
+ * Half-open SAs before COOKIEs are demanded by default. IOS challenges only when configured
+ * (`crypto ikev2 cookie-challenge`); a low default made every spoke of a restarted hub pay a
+ * second IKE_SA_INIT round trip (1,000 spokes, threshold 64: over 900 COOKIE replies) and opened
+ * a race between a cookie retry and a late answer to the first request. Legitimate half-open
+ * SAs stay below the number of spokes; above it, a flood from spoofed sources still meets cookies
+ * before it can hold more state.
+ */
+export const DEFAULT_COOKIE_THRESHOLD = 4096;
+
 /** IOS default_transform_set_1: esp-aes esp-sha-hmac. */
 export const DEFAULT_TRANSFORM_SET: EspTransformConfig = { encr: EncrId.ENCR_AES_CBC, keyLength: 128, integ: IntegId.AUTH_HMAC_SHA1_96 };
 
@@ -99,7 +113,7 @@ export function ikeConfig(c: Partial<IkeConfig> & Pick<IkeConfig, 'localAddress'
     ikeLifetime: 86400,
     childLifetime: 3600,
     retransmit: { initialMs: 500, tries: 6 },
-    cookieThreshold: 64,
+    cookieThreshold: DEFAULT_COOKIE_THRESHOLD,
     halfOpenTimeout: 30,
     allowWeakDh: true,
     ciscoVendorIds: false,

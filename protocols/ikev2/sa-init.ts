@@ -12,7 +12,7 @@
  * pre-share` does. A child SA that cannot be agreed does not fail the IKE SA
  * (section 1.2): the response carries the error notify instead.
  */
-import { ipv4Bytes } from '../wire/index.js';
+import { bytesEqual, ipv4Bytes } from '../wire/index.js';
 import {
   ExchangeType, NotifyType, ProtocolId, AuthMethod, IdType, isErrorNotify, notifyTypeName, dhGroupName,
 } from './constants.js';
@@ -123,6 +123,28 @@ export function sendInit(sa: IkeSa, group: number, now: number): void {
     ...(cfg.ciscoVendorIds ? { vendorIds: CISCO_SA_INIT_VENDOR_IDS, natNotifyProtocolId: ProtocolId.IKE } : {}),
   });
   sa.sendInitRequest(encodeIkeMessage(m), now);
+}
+
+/**
+ * Why an IKE_SA_INIT answer belongs to a request we have since replaced, or undefined. Section 2.6:
+ * once we resend with the cookie, only an answer to that request counts. A COOKIE reply carrying
+ * the very cookie our request already echoes cannot answer it (the responder found that cookie
+ * valid, or would send a fresh one): a copy of the earlier request drew it, retransmitted before
+ * the cookie came. Likewise an INVALID_KE_PAYLOAD naming the group we already switched to
+ * (section 1.2). An answer that accepts the exchange carries nothing that says which of our
+ * requests it answers; the responder accepts IKE_AUTH over either (manager.ts).
+ */
+export function supersededInitAnswer(sa: IkeSa, m: IkeMessage): string | undefined {
+  const p = m.payloads;
+  if (findPayload(p, 'SA')) return undefined;
+  const cookie = findNotify(p, NotifyType.COOKIE);
+  if (cookie && sa.cookie && bytesEqual(cookie.data, sa.cookie)) return 'COOKIE we already echo: an answer to a copy of our request without it';
+  const invalidKe = findNotify(p, NotifyType.INVALID_KE_PAYLOAD);
+  const switched = sa.dh !== undefined && sa.dh.group !== sa.env.cfg.proposals[0].dh[0];
+  if (!cookie && invalidKe && switched && invalidKe.data.length === 2 && ((invalidKe.data[0] << 8) | invalidKe.data[1]) === sa.dh?.group) {
+    return `INVALID_KE_PAYLOAD for ${dhGroupName(sa.dh.group)}, which our current request already uses`;
+  }
+  return undefined;
 }
 
 /** State init-sent: the IKE_SA_INIT response (or a COOKIE / INVALID_KE_PAYLOAD / error notify). */
@@ -275,8 +297,13 @@ export function onAuthRequest(sa: IkeSa, m: IkeMessage, p: Payload[], now: numbe
   };
   if (!psk) return fail('no pre-shared key for this peer in the keyring');
   if (auth.method !== AuthMethod.SHARED_KEY_MIC) return fail(`auth method ${auth.method} is not pre-share`);
-  const expected = pskAuth(prf, psk.remote, sa.initRequest!, sa.nr, keys.skPi, idBody(idi));
-  if (!constantTimeEqual(expected, auth.data)) return fail('AUTH does not match the pre-shared key (wrong key on one side?)');
+  // RealMessage1 is the request the initiator last sent; after a COOKIE retry that may be another
+  // form of the one that made this SA (manager.ts keeps both): the AUTH says which.
+  const signed = [sa.initRequest!, ...sa.otherInitRequests].find((req) => constantTimeEqual(pskAuth(prf, psk.remote, req, sa.nr, keys.skPi, idBody(idi)), auth.data));
+  if (!signed) return fail('AUTH does not match the pre-shared key (wrong key on one side?)');
+  if (signed !== sa.initRequest) sa.log('debug', 'the initiator signed its COOKIE retry of IKE_SA_INIT, not the copy that made this SA');
+  sa.initRequest = signed;
+  sa.otherInitRequests = [];
   sa.remoteId = idText(idi.idType, idi.data);
   if (findNotify(p, NotifyType.INITIAL_CONTACT)) {
     // Section 2.4: the peer has no other SA with us (it rebooted): ours with it are stale. SAs still

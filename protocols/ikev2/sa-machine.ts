@@ -19,7 +19,7 @@ import { ExchangeType, NotifyType, exchangeTypeName } from './constants.js';
 import { type Payload, unsupportedCriticalPayload } from './payloads.js';
 import type { IkeMessage } from './wire.js';
 import { IkeSa, type Outstanding } from './ike-sa.js';
-import { type Transition, onInitResponse, onAuthRequest, onAuthResponse, sendInit, n } from './sa-init.js';
+import { type Transition, onInitResponse, onAuthRequest, onAuthResponse, sendInit, n, supersededInitAnswer } from './sa-init.js';
 import {
   onCreateChildRequest, onChildRekeyResponse, onIkeRekeyResponse, onInformationalRequest, onInformationalResponse,
   establishedTimers, deleteIke,
@@ -172,6 +172,8 @@ export function deliver(sa: IkeSa, m: IkeMessage, bytes: Uint8Array, from: Endpo
   const drop = (reason: (typeof IkeDropReason)[keyof typeof IkeDropReason], why: string): void => sa.env.drop(reason, `${from.address}: ${why}`);
   if (h.exchangeType === ExchangeType.IKE_SA_INIT) {
     if (!h.response || sa.state !== 'init-sent' || h.initiator) return drop(IkeDropReason.UNEXPECTED, 'IKE_SA_INIT for an SA past it');
+    const superseded = supersededInitAnswer(sa, m);
+    if (superseded) return drop(IkeDropReason.SUPERSEDED, superseded);
     const req = sa.takeOutstanding(h);
     if (!req) return drop(IkeDropReason.MESSAGE_ID, 'IKE_SA_INIT response without a request');
     sa.stats.received++;
@@ -211,10 +213,9 @@ export function deliver(sa: IkeSa, m: IkeMessage, bytes: Uint8Array, from: Endpo
     return;
   }
   const crit = unsupportedCriticalPayload(opened.payloads);
-  if (crit !== undefined) {
-    // Section 2.5: reject the whole message, naming the payload type.
-    sa.respond(h, [n(NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD, Uint8Array.of(crit))]);
-    return;
-  }
-  step(sa, { kind: 'request', m, payloads: opened.payloads }, now);
+  // Section 2.5: reject the whole message, naming the payload type.
+  if (crit !== undefined) sa.respond(h, [n(NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD, Uint8Array.of(crit))]);
+  else step(sa, { kind: 'request', m, payloads: opened.payloads }, now);
+  // Section 2.1: a retransmission is bitwise identical, so the manager knows it by its octets.
+  if (sa.lastResponse?.id === h.messageId) sa.lastRequest = bytes;
 }

@@ -1,6 +1,8 @@
 /**
  * Show data and IOS-layout text for `show crypto ikev2 sa [detailed]` and
- * `show crypto session`, and the Wireshark key tables.
+ * `show crypto session`, the per-peer crypto state that `show crypto ipsec sa`
+ * and `show dmvpn detail` print (daemon/show/crypto.ts joins it with the
+ * dataplane's counters), and the Wireshark key tables.
  *
  * Layouts follow IOS-XE output as collected in genieparser's test data
  * (CiscoTestAutomation/genieparser, src/genie/libs/parser/iosxe/tests/
@@ -16,7 +18,8 @@
 import { toHex } from '../wire/index.js';
 import { EncrId } from './constants.js';
 import type { IkeSa } from './ike-sa.js';
-import type { ChildSa } from './child.js';
+import type { ChildSa, ChildState } from './child.js';
+import type { ChildSuite } from './crypto.js';
 import type { IkeState } from './engine-types.js';
 
 export interface Ikev2SaShow {
@@ -149,6 +152,16 @@ export interface CryptoSessionShow {
   readonly activeSas: number;
 }
 
+function liveChildren(list: readonly IkeSa[]): number {
+  return list.reduce((n, s) => n + s.children.filter((c: ChildSa) => c.state !== 'deleting').length, 0);
+}
+
+/** IOS session status of a peer from its IKE SAs (none open: DOWN). */
+function sessionStatus(list: readonly IkeSa[]): string {
+  if (list.some((s) => s.state === 'established')) return liveChildren(list) > 0 ? 'UP-ACTIVE' : 'UP-IDLE';
+  return list.some((s) => s.state !== 'deleting' && s.state !== 'rekeyed' && s.state !== 'closed') ? 'DOWN-NEGOTIATING' : 'DOWN';
+}
+
 /** One entry per peer, from its IKE SAs. */
 export function cryptoSessionShow(sas: readonly IkeSa[], localAddress: string): CryptoSessionShow[] {
   const byPeer = new Map<string, IkeSa[]>();
@@ -157,9 +170,8 @@ export function cryptoSessionShow(sas: readonly IkeSa[], localAddress: string): 
     byPeer.set(sa.peer, [...(byPeer.get(sa.peer) ?? []), sa]);
   }
   return [...byPeer.entries()].map(([peer, list]) => {
-    const up = list.filter((s) => s.state === 'established');
-    const children = list.reduce((n, s) => n + s.children.filter((c: ChildSa) => c.state !== 'deleting').length, 0);
-    const st = up.length > 0 ? (children > 0 ? 'UP-ACTIVE' : 'UP-IDLE') : list.some((s) => s.state !== 'deleting' && s.state !== 'rekeyed') ? 'DOWN-NEGOTIATING' : 'DOWN';
+    const children = liveChildren(list);
+    const st = sessionStatus(list);
     return {
       peer,
       port: list[0].remote.port,
@@ -187,6 +199,99 @@ export function renderCryptoSession(rows: readonly CryptoSessionShow[], ifname: 
     out.push('');
   }
   return out.join('\n');
+}
+
+// ---- per-peer crypto state ---------------------------------------------------------------------
+
+/** IOS words for an ESP transform set: esp-aes / esp-256-aes / esp-gcm / esp-gcm 256, then the HMAC. */
+export function iosTransform(s: ChildSuite): string {
+  const e = s.encr;
+  const enc = e.aead ? (e.keyBits === 128 ? 'esp-gcm' : `esp-gcm ${e.keyBits}`) : (e.keyBits === 128 ? 'esp-aes' : `esp-${e.keyBits}-aes`);
+  if (!s.integ) return enc;
+  return `${enc} ${s.integ.hash === 'sha1' ? 'esp-sha-hmac' : `esp-${s.integ.hash}-hmac`}`;
+}
+
+export interface ChildSaShow {
+  readonly spiIn: number;
+  readonly spiOut: number;
+  readonly state: ChildState;
+  /** IOS transform-set words, e.g. "esp-aes esp-sha-hmac". */
+  readonly transform: string;
+  readonly mode: 'Transport';
+  /** ESP IV octets: 16 for AES-CBC, 8 for AES-GCM (RFC 4106 section 3.1). */
+  readonly ivSize: number;
+  readonly pfsGroup?: number;
+  readonly lifetimeSeconds: number;
+  readonly remainingSeconds: number;
+  readonly initiator: boolean;
+}
+
+export interface IkeSaBrief {
+  /** IOS conn-id: the Tunnel-id of `show crypto ikev2 sa`. */
+  readonly connId: number;
+  readonly local: string;
+  readonly remote: string;
+  readonly state: IkeState;
+  readonly active: boolean;
+  readonly remainingSeconds: number;
+  /** IOS session capabilities: D (DPD), N (NAT traversal); "(none)". */
+  readonly capabilities: string;
+  readonly remoteId: string;
+}
+
+/** A peer's crypto state as the IKE engine knows it. */
+export interface PeerCryptoShow {
+  readonly peer: string;
+  readonly port: number;
+  readonly sessionId: number;
+  /** UP-ACTIVE, UP-IDLE, DOWN-NEGOTIATING, DOWN (as `show crypto session`). */
+  readonly status: string;
+  readonly ike: readonly IkeSaBrief[];
+  readonly children: readonly ChildSaShow[];
+}
+
+export function childSaShow(sa: IkeSa, c: ChildSa, now: number): ChildSaShow {
+  return {
+    spiIn: c.spiIn,
+    spiOut: c.spiOut,
+    state: c.state,
+    transform: iosTransform(c.suite),
+    mode: 'Transport',
+    ivSize: c.suite.encr.ivSize,
+    ...(c.suite.dh !== undefined ? { pfsGroup: c.suite.dh } : {}),
+    lifetimeSeconds: sa.env.cfg.childLifetime,
+    remainingSeconds: Math.max(0, Math.floor((c.expiresAt - now) / 1000)),
+    initiator: c.initiator,
+  };
+}
+
+/** Every peer with an IKE SA that is not closed, in the order of its oldest SA. */
+export function peersCryptoShow(sas: readonly IkeSa[], now: number): PeerCryptoShow[] {
+  const byPeer = new Map<string, IkeSa[]>();
+  for (const sa of sas) {
+    if (sa.state === 'closed') continue;
+    byPeer.set(sa.peer, [...(byPeer.get(sa.peer) ?? []), sa]);
+  }
+  return [...byPeer.entries()].map(([peer, list]) => ({
+    peer,
+    port: list[0].remote.port,
+    sessionId: list[0].serial,
+    status: sessionStatus(list),
+    ike: list.map((sa) => {
+      const caps = `${sa.env.cfg.dpd ? 'D' : ''}${sa.natLocal || sa.natRemote ? 'N' : ''}`;
+      return {
+        connId: sa.serial,
+        local: `${sa.local.address}/${sa.local.port}`,
+        remote: `${sa.remote.address}/${sa.remote.port}`,
+        state: sa.state,
+        active: sa.state === 'established',
+        remainingSeconds: sa.expiresAt === undefined ? 0 : Math.max(0, Math.floor((sa.expiresAt - now) / 1000)),
+        capabilities: caps || '(none)',
+        remoteId: sa.remoteId || sa.peer,
+      };
+    }),
+    children: list.flatMap((sa) => sa.children.map((c) => childSaShow(sa, c, now))),
+  }));
 }
 
 // ---- Wireshark key tables --------------------------------------------------------------------

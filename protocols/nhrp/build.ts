@@ -185,6 +185,12 @@ export interface RegistrationReplyOptions {
   /** CIE code for every CIE (default success); a NAK also zeroes the holding time (RFC 2332 section 5.2.0.1). */
   readonly code?: number;
   readonly hopCount?: number;
+  /**
+   * The NHS's own protocol address, for the Destination Protocol Address (default: the request's).
+   * A client that does not know its NHS's address registers to its own (RFC 2332 section 5.2.3;
+   * `ip nhrp nhs dynamic` on FRR and IOS) and learns the NHS's from this field of the reply.
+   */
+  readonly nhsProto?: string;
 }
 
 /** Registration Reply (RFC 2332 section 5.2.4): the request's mandatory part with the CIE codes set. */
@@ -192,7 +198,7 @@ export function makeRegistrationReply(request: NhrpPacket, o: RegistrationReplyO
   const b = requestBody(request, 'registration reply');
   const code = o.code ?? 0;
   const cies = b.cies.map((c) => (code === 0 ? { ...c, code } : { ...c, code, holdingTime: 0 }));
-  return reply(request, NhrpPacketType.REGISTRATION_REPLY, { ...b, cies }, o.responder, o.hopCount);
+  return reply(request, NhrpPacketType.REGISTRATION_REPLY, { ...b, dstProto: o.nhsProto ?? b.dstProto, cies }, o.responder, o.hopCount);
 }
 
 export interface ResolutionReplyOptions {
@@ -256,10 +262,27 @@ export function makeErrorIndication(o: ErrorIndicationOptions): NhrpPacket {
   );
 }
 
+/**
+ * The part of the data packet a Traffic Indication quotes, as IOS quotes it: the IP
+ * header and the first 8 bytes after it, like an ICMP error (RFC 792). In
+ * nhrp-trace.pcap frame 1, a 100-byte ICMP echo is quoted in 28 bytes (extension
+ * offset 68); that frame is IOS's, not OpenNHRP's (OpenNHRP quotes the whole packet
+ * with hop count 0 or 1 and at most a Forward Transit record, where the frame has hop
+ * count 255, both transit records, authentication and Cisco's NAT Address extension).
+ * A receiver only needs the addresses; Wireshark, which hands everything after the
+ * mandatory part to the quoted packet's dissector, reads the extensions as the rest of
+ * the packet (for a TCP segment or an ICMP error it then reports errors on IOS's own
+ * indications as on ours).
+ */
+export function trafficIndicationQuote(packet: Uint8Array): Uint8Array {
+  const ihl = Math.max(20, (packet[0] & 0x0f) * 4);
+  return packet.slice(0, Math.min(packet.length, ihl + 8));
+}
+
 export interface TrafficIndicationOptions extends NhrpSender {
   /** The station told to find a better path (the source of the trigger packet in nhrp-trace.pcap). */
   readonly dstProto: NhrpAddress;
-  /** The start of the data packet that triggered the redirect (IP header and 8 bytes in the capture). */
+  /** The start of the data packet that triggered the redirect: see trafficIndicationQuote. */
   readonly trigger: Uint8Array;
   readonly trafficCode?: number;
 }

@@ -21,20 +21,19 @@ import { makeCie, type NhrpCie } from './cie.js';
 import { extensionCies, passwordMatches, setExtension, cleartextAuthExtension, cieExtension } from './extensions.js';
 import {
   makeRegistrationRequest, makeRegistrationReply, makeResolutionRequest, makeResolutionReply, makePurgeRequest,
-  makePurgeReply, makeErrorIndication, makeTrafficIndication, forwardedByNhs, type NhrpSender,
+  makePurgeReply, makeErrorIndication, makeTrafficIndication, trafficIndicationQuote, forwardedByNhs, type NhrpSender,
 } from './build.js';
+import { RedirectLimiter, refreshAt } from './shortcut.js';
 import { NhrpDropReason, type NhrpAction, type NhrpConfig, type RouteView, type NhrpDropReasonName } from './engine-types.js';
 
 /** Seconds a negative (NAK) entry stays before we ask again. */
 const NEGATIVE_HOLD_S = 60;
-/** Resolution retransmissions: IOS retries a few times, then gives up. */
+/**
+ * Resolution retransmissions: IOS retries a few times, then gives up. These are also
+ * the shortest gaps between two requests for one target: a new round starts only
+ * after the last one gave up, 4 s after its last request.
+ */
 const RESOLUTION_RETRY_MS = [1000, 2000, 4000];
-/** Phase 3: at most one Traffic Indication per (source, destination) pair this often (IOS: 8 s). */
-const REDIRECT_PAIR_INTERVAL_MS = 8000;
-/** And at most this many per second in all (a token bucket). */
-const REDIRECT_RATE_PER_S = 10;
-/** A used shortcut is refreshed this long before it expires. */
-const REFRESH_BEFORE_MS = 60_000;
 
 interface PendingResolution {
   readonly target: string;
@@ -44,6 +43,8 @@ interface PendingResolution {
   readonly deadline: number;
   /** True when a Traffic Indication started it (Phase 3): install a route. */
   readonly shortcut: boolean;
+  /** True when it refreshes a binding we hold: the answer must not count as traffic over it. */
+  readonly refresh: boolean;
 }
 
 export interface NhsView {
@@ -63,9 +64,7 @@ export class NhrpEngine {
   readonly cache = new NhrpCache();
   private readonly nhsClients: { proto: string; nbma: string; client: NhsClient }[];
   private readonly pending = new Map<string, PendingResolution>();
-  private readonly redirectSent = new Map<string, number>();
-  private redirectTokens = REDIRECT_RATE_PER_S;
-  private redirectRefill = 0;
+  private readonly redirects = new RedirectLimiter();
   private requestId = 0;
   private multicastList: string[] | undefined;
   private readonly dynamicMulticast = new Set<string>();
@@ -135,7 +134,11 @@ export class NhrpEngine {
     for (const p of this.pending.values()) ds.push(p.deadline);
     const e = this.cache.nextExpiry();
     if (e !== undefined) ds.push(e);
-    for (const c of this.shortcuts()) if (c.flags.used && c.expires !== undefined) ds.push(c.expires - REFRESH_BEFORE_MS);
+    for (const c of this.shortcuts()) {
+      // A refresh already under way waits on its own retry deadline, not on this one.
+      const at = c.flags.used && !this.pending.has(c.prefix) ? refreshAt(c) : undefined;
+      if (at !== undefined) ds.push(at);
+    }
     let min: number | undefined;
     for (const d of ds) if (min === undefined || d < min) min = d;
     return min;
@@ -155,16 +158,24 @@ export class NhrpEngine {
         out.push({ kind: 'log', level: 'info', msg: `resolution of ${p.target} timed out` });
         continue;
       }
-      this.sendResolution(p.target, p.shortcut, now, out, p.attempts + 1);
+      this.sendResolution(p.target, p.shortcut, now, out, p.attempts + 1, p.refresh);
     }
-    // Refresh used shortcuts shortly before they expire (IOS refreshes while traffic flows).
-    for (const c of this.shortcuts()) {
-      if (c.flags.used && c.expires !== undefined && c.expires - REFRESH_BEFORE_MS <= now && !this.pending.has(c.prefix)) {
-        this.cache.put({ ...c, flags: { ...c.flags, used: false } });
-        this.sendResolution(c.prefix, true, now, out, 0);
-      }
+    // Refresh the shortcuts that traffic used since their last refresh (IOS's "used" flag);
+    // an unused one is left to expire with its holding time, and its route with it.
+    for (const c of [...this.shortcuts()]) {
+      const at = refreshAt(c);
+      if (!c.flags.used || at === undefined || at > now || this.pending.has(c.prefix)) continue;
+      // The check consumes the use, for the shortcut and the peer entry it rests on (the
+      // reply renews both): only traffic from now on earns the next refresh.
+      this.cache.put({ ...c, flags: { ...c.flags, used: false } });
+      const peer = this.cache.get(c.nextHop, 32);
+      if (peer?.type === 'dynamic' && peer.flags.used) this.cache.put({ ...peer, flags: { ...peer.flags, used: false } });
+      this.sendResolution(c.prefix, true, now, out, 0, true);
     }
-    for (const gone of this.cache.expire(now)) this.onEntryGone(gone, 'expired', out);
+    // Shortcut routes before the peers they lead to (entries that lapse together).
+    const gone = this.cache.expire(now);
+    for (const e of gone) if (e.flags.router) this.onEntryGone(e, 'expired', out);
+    for (const e of gone) if (!e.flags.router) this.onEntryGone(e, 'expired', out);
     return out;
   }
 
@@ -277,7 +288,9 @@ export class NhrpEngine {
     const unique = (b.flags & RegistrationFlag.U) !== 0;
     let code: number = NhrpCieCode.SUCCESS;
     const existing = this.cache.get(client, 32);
-    if (b.dstProto !== this.cfg.protocolAddress) {
+    // RFC 2332 5.2.3: the destination is the NHS, or the client itself when it does not know its
+    // NHS's protocol address (FRR's `ip nhrp nhs dynamic nbma` registers so).
+    if (b.dstProto !== this.cfg.protocolAddress && b.dstProto !== client) {
       code = NhrpCieCode.ADMINISTRATIVELY_PROHIBITED;
     } else if (!prefixContains(networkOf(this.cfg.protocolAddress, this.cfg.prefixLength), this.cfg.prefixLength, client) || client === this.cfg.protocolAddress) {
       code = NhrpCieCode.ADMINISTRATIVELY_PROHIBITED;
@@ -309,7 +322,8 @@ export class NhrpEngine {
     } else {
       out.push({ kind: 'log', level: 'warn', msg: `registration from ${client} at ${nbma} refused: ${cieCodeName(code)}` });
     }
-    let reply = makeRegistrationReply(p, { responder: this.selfCie(), code });
+    // Our address as the reply's destination: a client that registered to its own learns its NHS's there.
+    let reply = makeRegistrationReply(p, { responder: this.selfCie(), code, nhsProto: this.cfg.protocolAddress });
     if (nat) {
       // Tell the client the address we saw (Cisco NAT extension, as IOS hubs do).
       const natCie = makeCie({ prefixLength: 32, mtu: cie?.mtu ?? 0, holdingTime: 0, clientNbma: nbma, clientProto: client });
@@ -332,7 +346,7 @@ export class NhrpEngine {
     return out;
   }
 
-  private sendResolution(target: string, shortcut: boolean, now: number, out: NhrpAction[], attempts: number): void {
+  private sendResolution(target: string, shortcut: boolean, now: number, out: NhrpAction[], attempts: number, refresh = false): void {
     // Phase 3 sends the request along the routed path; fall back to the first responding NHS.
     const route = this.routes.lookup(target);
     let via: string | undefined;
@@ -344,8 +358,11 @@ export class NhrpEngine {
     }
     const requestId = this.nextRequestId();
     const p = makeResolutionRequest({ ...this.sender(), requestId, target, mtu: this.cieMtu(), holdingTime: this.cfg.holdtime, prefixLength: 32 });
-    this.pending.set(target, { target, requestId, sentTo: via, attempts, deadline: now + RESOLUTION_RETRY_MS[Math.min(attempts, RESOLUTION_RETRY_MS.length - 1)], shortcut });
-    if (!this.cache.get(target, 32)) {
+    this.pending.set(target, {
+      target, requestId, sentTo: via, attempts, deadline: now + RESOLUTION_RETRY_MS[Math.min(attempts, RESOLUTION_RETRY_MS.length - 1)], shortcut, refresh,
+    });
+    // A refresh keeps using the binding it renews: no incomplete entry in front of it.
+    if (!refresh && !this.cache.get(target, 32)) {
       this.cache.put({
         prefix: target, prefixLength: 32, type: 'incomplete', nextHop: target, nbma: undefined, flags: NO_FLAGS,
         holdingTime: 0, created: now, expires: now + 3 * 60_000, mtu: 0,
@@ -413,7 +430,8 @@ export class NhrpEngine {
   private learnImplicit(proto: string, nbma: string, hold: number, now: number, out: NhrpAction[], nat: boolean): void {
     if (!proto || !nbma || proto === this.cfg.protocolAddress) return;
     const e = this.cache.get(proto, 32);
-    if (e && (e.type === 'static' || e.flags.registered)) return;
+    // A registration, or an answer to our own resolution for the same binding, says more than a request's source does.
+    if (e && (e.type === 'static' || e.flags.registered || (e.flags.authoritative && e.nbma === nbma))) return;
     const fresh = !e || e.nbma !== nbma || e.type !== 'dynamic';
     this.cache.put({
       prefix: proto, prefixLength: 32, type: 'dynamic', nextHop: proto, nbma,
@@ -456,10 +474,16 @@ export class NhrpEngine {
       out.push({ kind: 'log', level: 'info', msg: `resolution of ${pending.target} refused: ${cieCodeName(code)}` });
       return;
     }
-    for (const c of good) this.installBinding(pending.target, c, (p.body as NhrpMandatory).flags, now, out);
+    for (const c of good) this.installBinding(pending.target, c, pending.refresh, now, out);
   }
 
-  private installBinding(target: string, c: NhrpCie, _flags: number, now: number, out: NhrpAction[]): void {
+  /**
+   * Install what a Resolution Reply answered. A fresh resolution was started by traffic
+   * (a miss or a Traffic Indication), so its binding starts out used; a refresh keeps
+   * whatever use traffic made of the binding since the refresh check, so that an idle
+   * shortcut is not renewed for ever by its own refreshes.
+   */
+  private installBinding(target: string, c: NhrpCie, refresh: boolean, now: number, out: NhrpAction[]): void {
     const hold = c.holdingTime || this.cfg.holdtime;
     const len = c.prefixLength === 0 || c.prefixLength > 32 ? 32 : c.prefixLength;
     const peer = c.clientProto;
@@ -468,7 +492,7 @@ export class NhrpEngine {
     if (!prevPeer || prevPeer.type !== 'static') {
       this.cache.put({
         prefix: peer, prefixLength: 32, type: 'dynamic', nextHop: peer, nbma: c.clientNbma,
-        flags: { ...NO_FLAGS, authoritative: true, nhop: true, used: true, registered: prevPeer?.flags.registered ?? false },
+        flags: { ...NO_FLAGS, authoritative: true, nhop: true, used: !refresh || (prevPeer?.flags.used ?? false), registered: prevPeer?.flags.registered ?? false },
         holdingTime: hold, created: prevPeer && prevPeer.nbma === c.clientNbma ? prevPeer.created : now, expires: now + hold * 1000, mtu: c.mtu,
       });
       if (!prevPeer || prevPeer.nbma !== c.clientNbma || prevPeer.type !== 'dynamic') out.push({ kind: 'map', proto: peer, nbma: c.clientNbma, permanent: false });
@@ -479,7 +503,7 @@ export class NhrpEngine {
     const prev = this.cache.get(net, len);
     this.cache.put({
       prefix: net, prefixLength: len, type: 'dynamic', nextHop: peer, nbma: c.clientNbma,
-      flags: { ...NO_FLAGS, authoritative: true, router: this.cfg.shortcut, used: true },
+      flags: { ...NO_FLAGS, authoritative: true, router: this.cfg.shortcut, used: !refresh || (prev?.flags.used ?? false) },
       holdingTime: hold, created: prev ? prev.created : now, expires: now + hold * 1000, mtu: c.mtu,
     });
     if (this.cfg.shortcut && (!prev || prev.nextHop !== peer)) {
@@ -536,24 +560,11 @@ export class NhrpEngine {
   redirect(trigger: Uint8Array, srcNbma: string, now: number): NhrpAction[] {
     const out: NhrpAction[] = [];
     if (!this.cfg.redirect || !this.started) return out;
-    if (trigger.length < 20) return this.drop(NhrpDropReason.MALFORMED, out, 'redirect trigger shorter than an IPv4 header');
+    if (trigger.length < 20 || trigger[0] >> 4 !== 4) return this.drop(NhrpDropReason.MALFORMED, out, 'redirect trigger is not an IPv4 packet');
     const src = ipv4ToString(trigger, 12);
     const dst = ipv4ToString(trigger, 16);
-    const key = `${srcNbma}>${dst}`;
-    const last = this.redirectSent.get(key);
-    this.redirectTokens = Math.min(REDIRECT_RATE_PER_S, this.redirectTokens + ((now - this.redirectRefill) / 1000) * REDIRECT_RATE_PER_S);
-    this.redirectRefill = now;
-    if ((last !== undefined && now - last < REDIRECT_PAIR_INTERVAL_MS) || this.redirectTokens < 1) {
-      return this.drop(NhrpDropReason.REDIRECT_RATE_LIMITED, out, `${src} -> ${dst}`);
-    }
-    this.redirectTokens -= 1;
-    this.redirectSent.set(key, now);
-    if (this.redirectSent.size > 4096) {
-      for (const [k, t] of this.redirectSent) if (now - t >= REDIRECT_PAIR_INTERVAL_MS) this.redirectSent.delete(k);
-    }
-    // The indication carries the start of the packet: IP header and 8 bytes (as IOS does).
-    const ihl = (trigger[0] & 0x0f) * 4;
-    const ti = makeTrafficIndication({ ...this.sender(), dstProto: src, trigger: trigger.slice(0, Math.min(trigger.length, ihl + 8)) });
+    if (!this.redirects.allow(`${srcNbma}>${dst}`, now)) return this.drop(NhrpDropReason.REDIRECT_RATE_LIMITED, out, `${src} -> ${dst}`);
+    const ti = makeTrafficIndication({ ...this.sender(), dstProto: src, trigger: trafficIndicationQuote(trigger) });
     this.send(srcNbma, ti, out);
     return out;
   }
@@ -593,14 +604,15 @@ export class NhrpEngine {
   private onEntryGone(e: CacheEntry, why: string, out: NhrpAction[]): void {
     if (e.type === 'incomplete' || e.type === 'negative') return;
     if (e.prefixLength === 32 && e.prefix === e.nextHop) {
-      // Keep the dataplane mapping while another entry still uses the same peer.
-      out.push({ kind: 'unmap', proto: e.prefix });
+      // The shortcuts through the peer go first, then its mapping: no route is left
+      // pointing at a next hop the dataplane no longer knows.
       for (const dep of this.cache.byNextHop(e.prefix)) {
         if (dep.flags.router) {
           this.cache.delete(dep.prefix, dep.prefixLength);
           out.push({ kind: 'route-del', prefix: dep.prefix, prefixLength: dep.prefixLength, nextHop: dep.nextHop });
         }
       }
+      out.push({ kind: 'unmap', proto: e.prefix });
       if (e.flags.registered && e.nbma) this.updateMulticast(out, undefined, e.nbma);
     } else if (e.flags.router) {
       out.push({ kind: 'route-del', prefix: e.prefix, prefixLength: e.prefixLength, nextHop: e.nextHop });

@@ -32,12 +32,12 @@ export interface DataplaneFigures {
   readonly udpDmvpnPps: number;
 }
 
-interface TcpResult {
+export interface TcpResult {
   readonly mbps: number;
   readonly retransmits: number;
 }
 
-async function iperfTcp(s: LabSession): Promise<TcpResult> {
+export async function iperfTcp(s: LabSession): Promise<TcpResult> {
   const server = s.scope.spawn(['ip', 'netns', 'exec', s.ns('h1'), 'iperf3', '-s', '-1', '-B', H1, '-p', '5201'], { stdio: 'ignore' });
   try {
     let last = '';
@@ -173,7 +173,7 @@ async function udpFlood(s: LabSession): Promise<UdpResult> {
   };
 }
 
-async function tcpWithCpu(s: LabSession): Promise<TcpResult & { detail: string[] }> {
+export async function tcpWithCpu(s: LabSession): Promise<TcpResult & { detail: string[] }> {
   const a = await snapshot(s);
   const r = await iperfTcp(s);
   const b = await snapshot(s);

@@ -6,7 +6,7 @@
  * by side; the dmvpnd one then serves the Phase 3 benchmark in an `all` run.
  */
 import { prefixContains } from '../../protocols/nhrp/cache.js';
-import { Lab, nbmaOf, type RouterName } from '../lab/topology.js';
+import { Lab, nbmaOf, type LabOptions, type RouterName } from '../lab/topology.js';
 import { Scope, ctl, daemonPid, sh, waitUntil } from './env.js';
 
 interface DmvpnJson {
@@ -27,8 +27,8 @@ export class LabSession {
   readonly scope = new Scope();
   private mode: 'none' | 'kernel' | 'dmvpn' = 'none';
 
-  constructor(prefix = `bl${process.pid % 100000}`) {
-    this.lab = new Lab(prefix);
+  constructor(prefix = `bl${process.pid % 100000}`, opts: LabOptions = {}) {
+    this.lab = new Lab(prefix, undefined, opts);
     this.scope.defer(() => this.lab.destroy());
   }
 

@@ -3,6 +3,12 @@
  * and three spokes on an underlay bridge (203.0.113.0/24), each router with a
  * LAN (192.168.N.0/24) and a host on it. Every run uses its own name prefix and
  * removes everything it made, even on failure.
+ *
+ * With `natSpoke`, that spoke sits behind a NAT namespace instead of on the
+ * bridge: its eth0 is 172.16.N.2/24 (its NBMA address, default route via the
+ * NAT's 172.16.N.1), and the NAT's outside is 203.0.113.10N on the bridge,
+ * masquerading everything from 172.16.N.0/24 (UDP onto ports 40000-40999, so
+ * that no port, 500 or 4500, survives the translation).
  */
 import { spawnSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, readFileSync, existsSync, openSync, closeSync } from 'node:fs';
@@ -27,6 +33,19 @@ export function tunnelOf(r: RouterName): string {
   return r === 'hub' ? '10.0.0.1' : `10.0.0.1${routerIndex(r)}`;
 }
 
+/** With `natSpoke: r`: r's own (inside, private) NBMA address, its NAT's inside address, and the NAT's public address. */
+export function natInsideOf(r: RouterName): string {
+  return `172.16.${routerIndex(r)}.2`;
+}
+export function natGatewayOf(r: RouterName): string {
+  return `172.16.${routerIndex(r)}.1`;
+}
+export function natPublicOf(r: RouterName): string {
+  return `203.0.113.10${routerIndex(r)}`;
+}
+/** The source ports the lab's NAT gives UDP flows (none of 500 or 4500 survives). */
+export const NAT_PORT_RANGE = { min: 40000, max: 40999 } as const;
+
 /** Variations of the reference lab for tests and benchmarks. */
 export interface LabOptions {
   /** `tunnel protection ipsec profile` on every tunnel (the reference lab's crypto blocks). */
@@ -37,6 +56,19 @@ export interface LabOptions {
   readonly holdtime?: number;
   /** `tunnel dataplane kernel|userspace` on every tunnel (the daemon chooses when absent). */
   readonly dataplane?: 'kernel' | 'userspace';
+  /** Put this spoke behind a NAT (namespace `<prefix>-nat`, nftables masquerade) instead of on the bridge. */
+  readonly natSpoke?: Exclude<RouterName, 'hub'>;
+}
+
+/**
+ * DMVPN_LAB_DATAPLANE=kernel|userspace runs every lab (tests included) on that dataplane: the
+ * kernel-dataplane tests run the same lab tests inside the VM this way.
+ */
+export function labEnvOptions(env: NodeJS.ProcessEnv = process.env): LabOptions {
+  const d = env.DMVPN_LAB_DATAPLANE;
+  if (d === undefined || d === '') return {};
+  if (d !== 'kernel' && d !== 'userspace') throw new Error(`DMVPN_LAB_DATAPLANE must be kernel or userspace, not ${JSON.stringify(d)}`);
+  return { dataplane: d };
 }
 
 /** The lab configuration of a router: the reference lab's commands (IPsec aside, and the split-horizon typo corrected). */
@@ -70,7 +102,7 @@ export function labConfig(r: RouterName, opts: LabOptions = {}): string {
     '!',
     ...crypto,
     'interface eth0',
-    ` ip address ${nbmaOf(r)} 255.255.255.0`,
+    ` ip address ${opts.natSpoke === r ? natInsideOf(r) : nbmaOf(r)} 255.255.255.0`,
     '!',
     'interface lan0',
     ` ip address 192.168.${i}.1 255.255.255.0`,
@@ -128,8 +160,17 @@ export function labConfig(r: RouterName, opts: LabOptions = {}): string {
   ].join('\n');
 }
 
+/**
+ * Inside the kernel VM (QEMU without KVM: every process is several times slower, node's start
+ * above all), every wait of the lab is this many times longer. DMVPN_LAB_TIME_SCALE overrides.
+ */
+export function labTimeScale(env: NodeJS.ProcessEnv = process.env): number {
+  const s = Number(env.DMVPN_LAB_TIME_SCALE ?? (env.DMVPN_VM === '1' ? 5 : 1));
+  return Number.isFinite(s) && s >= 1 ? s : 1;
+}
+
 function sh(args: string[], opts: { check?: boolean; timeoutMs?: number } = {}): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8', timeout: opts.timeoutMs ?? 20_000 });
+  const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8', timeout: (opts.timeoutMs ?? 20_000) * labTimeScale() });
   const out = { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   if ((opts.check ?? true) && out.status !== 0) throw new Error(`${args.join(' ')} failed (${out.status}): ${out.stderr.trim()}`);
   return out;
@@ -139,11 +180,17 @@ export class Lab {
   readonly prefix: string;
   readonly dir: string;
   private readonly daemons = new Map<RouterName, ChildProcess>();
+  private readonly stopping = new Set<RouterName>();
   private readonly made: string[] = [];
 
   constructor(prefix = `dl${process.pid % 100000}`, dir?: string, readonly opts: LabOptions = {}) {
     this.prefix = prefix;
     this.dir = dir ?? mkdtempSync(join(tmpdir(), 'dmvpn-lab-'));
+  }
+
+  /** The options in force: the constructor's over DMVPN_LAB_DATAPLANE. */
+  get options(): LabOptions {
+    return { ...labEnvOptions(), ...this.opts };
   }
 
   /** Start dmvpnd detached from this process (lab up): it outlives the command. Returns its pid. */
@@ -156,11 +203,11 @@ export class Lab {
     return child.pid ?? -1;
   }
 
-  ns(r: RouterName | 'ul' | `h${number}`): string {
+  ns(r: RouterName | 'ul' | 'nat' | `h${number}`): string {
     return `${this.prefix}-${r}`;
   }
 
-  exec(r: RouterName | `h${number}`, args: string[], opts: { check?: boolean; timeoutMs?: number } = {}) {
+  exec(r: RouterName | 'ul' | 'nat' | `h${number}`, args: string[], opts: { check?: boolean; timeoutMs?: number } = {}) {
     return sh(['ip', 'netns', 'exec', this.ns(r), ...args], opts);
   }
 
@@ -186,17 +233,55 @@ export class Lab {
       this.addNs(host);
       sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
       sh(['ip', '-n', host, 'link', 'set', 'lo', 'up']);
-      // underlay: eth0 in the router, its peer on the bridge
-      sh(['ip', '-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `u${i}`, 'netns', ul]);
-      sh(['ip', '-n', ul, 'link', 'set', `u${i}`, 'master', 'br0', 'up']);
+      if (this.opts.natSpoke === r) this.buildNat(r);
+      else {
+        // underlay: eth0 in the router, its peer on the bridge
+        sh(['ip', '-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `u${i}`, 'netns', ul]);
+        sh(['ip', '-n', ul, 'link', 'set', `u${i}`, 'master', 'br0', 'up']);
+      }
       sh(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
       // LAN: lan0 in the router, eth0 in the host
       sh(['ip', '-n', ns, 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host]);
       sh(['ip', '-n', host, 'addr', 'add', `192.168.${i}.10/24`, 'dev', 'eth0']);
       sh(['ip', '-n', host, 'link', 'set', 'eth0', 'up']);
       sh(['ip', '-n', host, 'route', 'add', 'default', 'via', `192.168.${i}.1`]);
-      writeFileSync(join(this.dir, `${r}.conf`), labConfig(r, this.opts));
+      writeFileSync(join(this.dir, `${r}.conf`), labConfig(r, { ...labEnvOptions(), ...this.opts }));
     }
+  }
+
+  /**
+   * `r`'s eth0 to the NAT's in0 (172.16.N.0/24), the NAT's out0 on the bridge as
+   * natPublicOf(r). The masquerade covers every protocol, so that anything the
+   * spoke sent besides UDP (raw ESP, clear GRE) would show on the hub's wire too.
+   */
+  private buildNat(r: RouterName): void {
+    const i = routerIndex(r);
+    const nat = this.ns('nat');
+    this.addNs(nat);
+    sh(['ip', '-n', nat, 'link', 'set', 'lo', 'up']);
+    sh(['ip', '-n', this.ns(r), 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'in0', 'netns', nat]);
+    sh(['ip', '-n', nat, 'link', 'add', 'out0', 'type', 'veth', 'peer', 'name', `u${i}`, 'netns', this.ns('ul')]);
+    sh(['ip', '-n', this.ns('ul'), 'link', 'set', `u${i}`, 'master', 'br0', 'up']);
+    sh(['ip', '-n', nat, 'addr', 'add', `${natGatewayOf(r)}/24`, 'dev', 'in0']);
+    sh(['ip', '-n', nat, 'addr', 'add', `${natPublicOf(r)}/24`, 'dev', 'out0']);
+    sh(['ip', '-n', nat, 'link', 'set', 'in0', 'up']);
+    sh(['ip', '-n', nat, 'link', 'set', 'out0', 'up']);
+    sh(['ip', 'netns', 'exec', nat, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+    // The spoke's address is on eth0 before the daemon starts: the route needs it (the daemon re-adds it: EEXIST is fine).
+    sh(['ip', '-n', this.ns(r), 'addr', 'add', `${natInsideOf(r)}/24`, 'dev', 'eth0']);
+    sh(['ip', '-n', this.ns(r), 'link', 'set', 'eth0', 'up']);
+    sh(['ip', '-n', this.ns(r), 'route', 'add', 'default', 'via', natGatewayOf(r)]);
+    const inside = `${natGatewayOf(r).replace(/\.1$/, '.0')}/24`;
+    const rules = `table ip labnat {
+  chain post {
+    type nat hook postrouting priority srcnat; policy accept;
+    ip saddr ${inside} oifname "out0" meta l4proto udp masquerade to :${NAT_PORT_RANGE.min}-${NAT_PORT_RANGE.max}
+    ip saddr ${inside} oifname "out0" masquerade
+  }
+}
+`;
+    const res = spawnSync('ip', ['netns', 'exec', nat, 'nft', '-f', '-'], { input: rules, encoding: 'utf8', timeout: 10_000 * labTimeScale() });
+    if (res.status !== 0) throw new Error(`nft in ${nat} failed (${res.status}): ${res.stderr.trim()}`);
   }
 
   private addNs(name: string): void {
@@ -220,7 +305,8 @@ export class Lab {
     this.daemons.set(r, child);
   }
 
-  async stopDaemon(r: RouterName, timeoutMs = 5000): Promise<void> {
+  async stopDaemon(r: RouterName, timeoutMs = 5000 * labTimeScale()): Promise<void> {
+    this.stopping.add(r);
     const c = this.daemons.get(r);
     if (!c || c.exitCode !== null) return;
     const done = new Promise<void>((res) => c.once('exit', () => res()));
@@ -247,9 +333,16 @@ export class Lab {
   }
 
   async waitFor(what: string, ok: () => boolean, timeoutMs = 30_000, stepMs = 250): Promise<void> {
+    timeoutMs *= labTimeScale();
     const end = Date.now() + timeoutMs;
     while (Date.now() < end) {
       if (ok()) return;
+      // A daemon that died will not bring the awaited state: say so at once, with its last words.
+      for (const [r, c] of this.daemons) {
+        if (c.exitCode !== null && c.exitCode !== 0 && !this.stopping.has(r)) {
+          throw new Error(`waiting for ${what}: ${r}'s dmvpnd exited with status ${c.exitCode}:\n${this.log(r).split('\n').slice(-8).join('\n')}`);
+        }
+      }
       await new Promise((r) => setTimeout(r, stepMs));
     }
     throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

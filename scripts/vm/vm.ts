@@ -22,7 +22,7 @@ import { loadOrder, readModuleIndex, stripModuleSignature, VmError, type ModuleE
  * netlink API) and what the lab builds with (TUN, veth, bridge). Anything else, nf_tables and the
  * crypto algorithms among them, the kernel loads on first use through its module autoloader.
  */
-export const DEFAULT_MODULES = ['ip_gre', 'gre', 'ip_tunnel', 'esp4', 'xfrm_user', 'xfrm_algo', 'tun', 'veth', 'bridge'] as const;
+export const DEFAULT_MODULES = ['ip_gre', 'gre', 'ip_tunnel', 'esp4', 'xfrm_user', 'xfrm_algo', 'tun', 'veth', 'bridge', 'nf_tables', 'nfnetlink_log', 'nft_log', 'nft_limit'] as const;
 
 /** Exit statuses of the runner itself, as timeout(1) uses them. */
 export const EXIT_TIMEOUT = 124;

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Lab, type RouterName } from '../../scripts/lab/topology.js';
+import { Lab, labTimeScale, type RouterName } from '../../scripts/lab/topology.js';
 import { needsTool, isRoot } from '../support/tools.js';
 
 const opts = !isRoot() && process.env.CI !== 'true' ? { skip: 'needs root for network namespaces' } : needsTool('ip', 'traceroute', 'tcpdump', 'tshark');
@@ -17,7 +17,7 @@ function hops(out: string): string[] {
   return out.split('\n').filter((l) => /^\s*\d+\s/.test(l)).map((l) => (l.match(/\d+\.\d+\.\d+\.\d+/) ?? ['*'])[0]);
 }
 
-test('lab: hub and three spokes register, EIGRP carries the LANs, Phase 3 builds the spoke-to-spoke shortcut', { ...opts, timeout: 240_000 }, async () => {
+test('lab: hub and three spokes register, EIGRP carries the LANs, Phase 3 builds the spoke-to-spoke shortcut', { ...opts, timeout: 240_000 * labTimeScale() }, async (t) => {
   const lab = new Lab(`dt${process.pid % 100000}`);
   try {
     lab.build();
@@ -58,6 +58,22 @@ test('lab: hub and three spokes register, EIGRP carries the LANs, Phase 3 builds
       // The kernel carries the shortcut too, as an NHRP route (protocol 191).
       const kroute = lab.exec('spoke2', ['ip', '-N', '-j', 'route', 'show', '192.168.1.0/24']).stdout;
       assert.deepEqual(JSON.parse(kroute).map((r: { gateway: string; dev: string; protocol: string }) => [r.gateway, r.dev, String(r.protocol)]), [['10.0.0.11', 'Tunnel0', '191']]);
+      if (lab.options.dataplane === 'kernel') {
+        // What the daemon programmed: a multipoint ip_gre device and NHRP's mappings as neighbours.
+        const show = (r: RouterName, args: string[]): string => lab.exec(r, args).stdout;
+        t.diagnostic(`spoke2: ip -d link show Tunnel0\n${show('spoke2', ['ip', '-d', 'link', 'show', 'Tunnel0'])}`);
+        t.diagnostic(`spoke2: ip neigh show dev Tunnel0\n${show('spoke2', ['ip', 'neigh', 'show', 'dev', 'Tunnel0'])}`);
+        t.diagnostic(`hub: ip neigh show dev Tunnel0\n${show('hub', ['ip', 'neigh', 'show', 'dev', 'Tunnel0'])}`);
+        const link = JSON.parse(show('spoke2', ['ip', '-d', '-j', 'link', 'show', 'Tunnel0']))[0] as { link_type: string; linkinfo: { info_kind: string; info_data: Record<string, unknown> } };
+        assert.equal(link.link_type, 'gre');
+        assert.equal(link.linkinfo.info_kind, 'gre');
+        assert.equal(link.linkinfo.info_data.local, '203.0.113.12');
+        assert.ok(!link.linkinfo.info_data.remote || link.linkinfo.info_data.remote === 'any', 'no remote: multipoint');
+        const neigh = (r: RouterName) => (JSON.parse(show(r, ['ip', '-j', 'neigh', 'show', 'dev', 'Tunnel0'])) as { dst: string; lladdr: string; state: string[] }[])
+          .map((n) => `${n.dst} ${n.lladdr} ${n.state.join(',')}`).sort();
+        assert.deepEqual(neigh('spoke2'), ['10.0.0.1 203.0.113.1 PERMANENT', '10.0.0.11 203.0.113.11 PERMANENT']);
+        assert.deepEqual(neigh('hub'), ['10.0.0.11 203.0.113.11 PERMANENT', '10.0.0.12 203.0.113.12 PERMANENT', '10.0.0.13 203.0.113.13 PERMANENT']);
+      }
       // Hosts on the LANs reach each other over the shortcut.
       assert.equal(lab.exec('h2', ['ping', '-c', '2', '-W', '2', '192.168.1.10'], { check: false, timeoutMs: 10_000 }).status, 0);
       const sdm = lab.ctl('spoke2', ['show', 'dmvpn']).stdout;
@@ -67,9 +83,13 @@ test('lab: hub and three spokes register, EIGRP carries the LANs, Phase 3 builds
       // SYN's MSS (1460 from a 1500-byte LAN) rewritten by the dataplane, which counts it.
       const mssBefore = lab.ctlJson<{ counters: Record<string, number> }[]>('spoke2', ['show', 'dataplane'])![0].counters.mssClamped;
       const server = spawn('ip', ['netns', 'exec', lab.ns('h1'), process.execPath, '-e',
-        "const s=require('net').createServer((c)=>c.end('ok')).listen(8080,()=>setTimeout(()=>s.close(),8000))"], { stdio: 'ignore' });
+        `const s=require('net').createServer((c)=>c.end('ok')).listen(8080,()=>{console.log('listening');setTimeout(()=>s.close(),${8000 * labTimeScale()})})`], { stdio: ['ignore', 'pipe', 'ignore'] });
       try {
-        await new Promise((r) => setTimeout(r, 700));
+        // Wait for the server to listen (node starts slowly inside the VM).
+        await new Promise<void>((res) => {
+          const t = setTimeout(res, 5000 * labTimeScale());
+          server.stdout!.once('data', () => { clearTimeout(t); res(); });
+        });
         const client = lab.exec('h2', [process.execPath, '-e',
           "require('net').connect(8080,'192.168.1.10').on('data',(d)=>{console.log(String(d));process.exit(0)}).on('error',(e)=>{console.error(e.message);process.exit(1)})"],
         { check: false, timeoutMs: 10_000 });

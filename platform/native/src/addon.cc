@@ -392,7 +392,9 @@ napi_value GetConfig(napi_env env, napi_callback_info info) {
 napi_value tablesInit(napi_env env, napi_value exports);  // ops.cc
 napi_value ioInit(napi_env env, napi_value exports);      // ops.cc
 napi_value rawInit(napi_env env, napi_value exports);     // rawsock.cc
+napi_value packetInit(napi_env env, napi_value exports);  // packet_socket.cc
 napi_value espInit(napi_env env, napi_value exports);     // esp_ops.cc
+napi_value offloadInit(napi_env env, napi_value exports); // offload_ops.cc
 
 void defineFunction(napi_env env, napi_value exports, const char* name, napi_callback cb) {
   napi_value fn;
@@ -416,7 +418,9 @@ napi_value Init(napi_env env, napi_value exports) {
   tablesInit(env, exports);
   ioInit(env, exports);
   rawInit(env, exports);
+  packetInit(env, exports);
   benchInit(env, exports);
+  offloadInit(env, exports);
   if (!espInit(env, exports)) return nullptr;  // OpenSSL mismatch: the load fails with a clear error
   return exports;
 }

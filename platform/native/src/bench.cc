@@ -1,12 +1,14 @@
 // Benchmark helpers for scripts/bench-dataplane.ts, not used by the daemon:
 // a native UDP flood (so the load generator is not the bottleneck), the
-// baseline loop (TUN read + raw send, no lookup, no checks) and a lookup timer.
+// baseline loop (TUN read + raw send, no lookup, no checks) and a lookup timer;
+// and for scripts/bench/esp.ts, the ESP transforms of one SA in a tight loop.
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -211,6 +213,193 @@ napi_value Resolve(napi_env env, napi_callback_info info) {
   return num(env, static_cast<double>(t1 - t0));
 }
 
+// ---- ESP seal/open rate (scripts/bench/esp.ts) ------------------------------------------
+
+uint64_t threadCpuNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// An SA with fixed keys (their value does not change the cost).
+std::unique_ptr<Sa> benchSa(EspCipher cipher, EspInteg integ, bool outbound, std::string* err) {
+  SaParams p;
+  p.spi = 0x1000;
+  p.cipher = cipher;
+  p.integ = integ;
+  const bool gcm = cipher == EspCipher::AesGcm128 || cipher == EspCipher::AesGcm256;
+  const size_t aes = cipher == EspCipher::AesGcm128 || cipher == EspCipher::AesCbc128 ? 16 : 32;
+  p.key.resize(gcm ? aes + 4 : aes);
+  for (size_t i = 0; i < p.key.size(); i++) p.key[i] = static_cast<uint8_t>(0x11 * i + 1);
+  if (!gcm) {
+    p.authKey.resize(integ == EspInteg::HmacSha1_96 ? 20 : 32);
+    for (size_t i = 0; i < p.authKey.size(); i++) p.authKey[i] = static_cast<uint8_t>(0x37 ^ i);
+  }
+  return Sa::make(p, outbound, err);
+}
+
+// Seals what Dataplane::espSeal seals, as it does: next sequence number and
+// IV from the SA, the GRE header and the inner packet copied into place, then
+// Sa::seal in place. Only the batching and sendmmsg are left out.
+bool sealOne(Sa& sa, const uint8_t* gre, size_t greLen, const uint8_t* inner, size_t len, uint8_t* out,
+             size_t* outLen) {
+  uint64_t seq;
+  uint8_t iv[16];
+  if (!sa.nextSeq(&seq, iv)) return false;
+  uint8_t* body = out + 8 + sa.ivLength();
+  memcpy(body, gre, greLen);
+  memcpy(body + greLen, inner, len);
+  *outLen = sa.seal(seq, iv, body, greLen + len, 47, out);
+  return *outLen != 0;
+}
+
+struct EspRun {
+  uint64_t packets = 0, wallNs = 0, cpuNs = 0;
+  const char* error = nullptr;
+};
+
+constexpr size_t kEspRing = 512;  // distinct sealed packets the open loop cycles through
+
+EspRun espSealLoop(EspCipher cipher, EspInteg integ, size_t size, uint64_t durationNs) {
+  EspRun r;
+  std::string err;
+  std::unique_ptr<Sa> sa = benchSa(cipher, integ, true, &err);
+  if (!sa) {
+    r.error = "could not make the SA";
+    return r;
+  }
+  uint8_t gre[8];
+  const size_t greLen = buildGreHeader(gre, false, 0, ETH_P_IPV4);
+  std::vector<uint8_t> inner(size - greLen, 0x45), out(size + sa->overhead(size) + 64);
+  size_t n = 0;
+  const uint64_t w0 = monotonicNs(), c0 = threadCpuNs(), end = w0 + durationNs;
+  uint64_t now = w0;
+  while (now < end) {
+    for (int i = 0; i < 16; i++) {
+      if (!sealOne(*sa, gre, greLen, inner.data(), inner.size(), out.data(), &n)) {
+        r.error = "seal failed";
+        return r;
+      }
+    }
+    r.packets += 16;
+    now = monotonicNs();
+  }
+  r.cpuNs = threadCpuNs() - c0;
+  r.wallNs = now - w0;
+  return r;
+}
+
+// Opens what Dataplane::espDecap opens: each ESP packet copied into the receive
+// buffer (as recvmmsg would leave it), then Sa::open in place with the replay
+// check. The ring of sealed packets repeats its sequence numbers, so the
+// inbound SA is made anew at each lap; that step is not timed.
+EspRun espOpenLoop(EspCipher cipher, EspInteg integ, size_t size, uint64_t durationNs) {
+  EspRun r;
+  std::string err;
+  std::unique_ptr<Sa> out = benchSa(cipher, integ, true, &err);
+  std::unique_ptr<Sa> in = benchSa(cipher, integ, false, &err);
+  if (!out || !in) {
+    r.error = "could not make the SA";
+    return r;
+  }
+  uint8_t gre[8];
+  const size_t greLen = buildGreHeader(gre, false, 0, ETH_P_IPV4);
+  std::vector<uint8_t> inner(size - greLen, 0x45);
+  const size_t slot = size + out->overhead(size) + 64;
+  std::vector<uint8_t> ring(kEspRing * slot), rx(slot);
+  std::vector<size_t> lens(kEspRing);
+  for (size_t i = 0; i < kEspRing; i++) {
+    if (!sealOne(*out, gre, greLen, inner.data(), inner.size(), ring.data() + i * slot, &lens[i])) {
+      r.error = "seal failed";
+      return r;
+    }
+  }
+  uint64_t excludedWall = 0, excludedCpu = 0;
+  const uint64_t w0 = monotonicNs(), c0 = threadCpuNs(), end = w0 + durationNs;
+  uint64_t now = w0;
+  size_t at = 0;
+  while (now < end) {
+    for (int i = 0; i < 16; i++, at++) {
+      if (at == kEspRing) {
+        const uint64_t a = monotonicNs(), b = threadCpuNs();
+        in = benchSa(cipher, integ, false, &err);
+        if (!in) {
+          r.error = "could not make the SA";
+          return r;
+        }
+        at = 0;
+        excludedCpu += threadCpuNs() - b;
+        excludedWall += monotonicNs() - a;
+      }
+      memcpy(rx.data(), ring.data() + at * slot, lens[at]);
+      uint8_t* payload = nullptr;
+      size_t plen = 0;
+      uint8_t nh = 0;
+      if (in->open(rx.data(), lens[at], &payload, &plen, &nh, true) != EspStatus::Ok || plen != size) {
+        r.error = "open failed";
+        return r;
+      }
+    }
+    r.packets += 16;
+    now = monotonicNs();
+  }
+  r.cpuNs = threadCpuNs() - c0 - excludedCpu;
+  r.wallNs = now - w0 - excludedWall;
+  return r;
+}
+
+// benchEsp(cipher, integrity, op, size, durationMs) -> { packets, wallNs, cpuNs }:
+// one SA's seal ("seal") or open ("open") of `size`-byte GRE packets on the
+// calling thread (it blocks for durationMs).
+napi_value BenchEsp(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!args(env, info, 5, argv)) return nullptr;
+  std::string c, in, op;
+  uint64_t size, ms;
+  if (!toString(env, argv[0], "cipher", &c) || !toString(env, argv[2], "op", &op) ||
+      !toUint(env, argv[3], "size", 64, 9000, &size) || !toUint(env, argv[4], "durationMs", 1, 60000, &ms)) {
+    return nullptr;
+  }
+  if (!isUndefined(env, argv[1]) && !toString(env, argv[1], "integrity", &in)) return nullptr;
+  EspCipher cipher;
+  if (c == "aes-gcm-128") cipher = EspCipher::AesGcm128;
+  else if (c == "aes-gcm-256") cipher = EspCipher::AesGcm256;
+  else if (c == "aes-cbc-128") cipher = EspCipher::AesCbc128;
+  else if (c == "aes-cbc-256") cipher = EspCipher::AesCbc256;
+  else {
+    throwRange(env, "cipher", "aes-gcm-128, aes-gcm-256, aes-cbc-128 or aes-cbc-256");
+    return nullptr;
+  }
+  const bool gcm = cipher == EspCipher::AesGcm128 || cipher == EspCipher::AesGcm256;
+  EspInteg integ = EspInteg::None;
+  if (in == "hmac-sha1-96") integ = EspInteg::HmacSha1_96;
+  else if (in == "hmac-sha256-128") integ = EspInteg::HmacSha256_128;
+  else if (!in.empty()) {
+    throwRange(env, "integrity", "hmac-sha1-96 or hmac-sha256-128");
+    return nullptr;
+  }
+  if (gcm != (integ == EspInteg::None)) {
+    throwRange(env, "integrity", gcm ? "absent with aes-gcm" : "hmac-sha1-96 or hmac-sha256-128 with aes-cbc");
+    return nullptr;
+  }
+  if (op != "seal" && op != "open") {
+    throwRange(env, "op", "\"seal\" or \"open\"");
+    return nullptr;
+  }
+  const uint64_t ns = ms * 1000000ull;
+  EspRun r = op == "seal" ? espSealLoop(cipher, integ, size, ns) : espOpenLoop(cipher, integ, size, ns);
+  if (r.error) {
+    napi_throw_error(env, "ERR_DMVPN_BENCH", r.error);
+    return nullptr;
+  }
+  napi_value o;
+  napi_create_object(env, &o);
+  napi_set_named_property(env, o, "packets", num(env, static_cast<double>(r.packets)));
+  napi_set_named_property(env, o, "wallNs", num(env, static_cast<double>(r.wallNs)));
+  napi_set_named_property(env, o, "cpuNs", num(env, static_cast<double>(r.cpuNs)));
+  return o;
+}
+
 }  // namespace
 
 napi_value benchInit(napi_env env, napi_value exports) {
@@ -218,6 +407,7 @@ napi_value benchInit(napi_env env, napi_value exports) {
   defineFunction(env, exports, "benchFloodJoin", FloodJoin);
   defineFunction(env, exports, "benchBaseline", Baseline);
   defineFunction(env, exports, "benchResolve", Resolve);
+  defineFunction(env, exports, "benchEsp", BenchEsp);
   return exports;
 }
 

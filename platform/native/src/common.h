@@ -51,9 +51,9 @@ namespace dmvpn {
   X(dropTunWriteFail)                                                         \
   X(dropSendFail)                                                             \
   X(dropEventOverflow)                                                        \
-  X(espTxPackets)     /* ESP packets sent (GRE protected by an SA) */          \
+  X(espTxPackets)     /* ESP packets sent (GRE protected by an SA), raw or in UDP */ \
   X(espTxBytes)       /* whole ESP packet bytes (outer IP not counted) */      \
-  X(espRxPackets)     /* IP datagrams received on the ESP socket */            \
+  X(espRxPackets)     /* ESP received: raw socket datagrams and ESP-in-UDP */  \
   X(espRxBytes)                                                               \
   X(espQueued)        /* GRE packets queued for a protected peer without SA */ \
   X(espQueueFlushed)  /* queued packets sent when the SA arrived */            \
@@ -66,7 +66,18 @@ namespace dmvpn {
   X(dropEspReplay)                                                            \
   X(dropEspAuth)      /* ICV check failed */                                  \
   X(dropEspBadPadding)                                                        \
-  X(dropEspBadNextHeader) /* decrypted next header is not 47 (GRE) */
+  X(dropEspBadNextHeader) /* decrypted next header is not 47 (GRE) */        \
+  X(udpRxPackets)     /* datagrams on the UDP-encapsulation socket (4500) */  \
+  X(udpRxBytes)       /* their UDP payload bytes */                            \
+  X(udpIkeRxPackets)  /* IKE behind the non-ESP marker, handed up */          \
+  X(udpIkeTxPackets)  /* sendIke calls that were sent */                      \
+  X(natKeepaliveRx)   /* 1-octet 0xFF NAT-keepalives (RFC 3948 2.3) */         \
+  X(natKeepaliveTx)                                                           \
+  X(espUdpRxPackets)  /* ESP-in-UDP received (also in espRxPackets) */         \
+  X(espUdpTxPackets)  /* ESP-in-UDP sent (also in espTxPackets) */             \
+  X(dropUdpEncapShort) /* 4500 datagram too short for what it starts with */ \
+  X(tunRxGsoPackets)  /* TCP super-packets read from the TUN and split (tun_io.cc) */ \
+  X(tunTxGroPackets)  /* merged TCP packets written to the TUN (each counts its segments in tunTxPackets) */
 
 enum Counter : int {
 #define DP_ENUM(name) C_##name,

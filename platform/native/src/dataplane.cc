@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "sys.h"
@@ -35,15 +36,26 @@ Dataplane::Dataplane(int tunFd, int greFd, std::shared_ptr<const Config> cfg)
 Dataplane::~Dataplane() {
   free(tunBuf_);
   free(greBuf_);
+  free(segBuf_);
 }
 
 int Dataplane::init(napi_threadsafe_function tsfn, const char** syscall) {
   tsfn_ = tsfn;
-  tunBuf_ = static_cast<uint8_t*>(malloc(RX_BATCH * PKT_BUF));
+  tunBuf_ = static_cast<uint8_t*>(malloc(RX_BATCH * TUN_SLOT));
   greBuf_ = static_cast<uint8_t*>(malloc(RX_BATCH * PKT_BUF));
-  if (!tunBuf_ || !greBuf_) {
+  segBuf_ = static_cast<uint8_t*>(malloc(SEG_BUF));
+  gro_.reset(new TcpGro());
+  if (!tunBuf_ || !greBuf_ || !segBuf_) {
     *syscall = "malloc";
     return -ENOMEM;
+  }
+  // Segmentation and checksum offload at the TUN (tun_io.cc), unless turned
+  // off for a comparison (DMVPN_TUN_OFFLOAD=0) or the kernel refuses.
+  const char* off = getenv("DMVPN_TUN_OFFLOAD");
+  if (!(off && strcmp(off, "0") == 0)) {
+    int r = tunEnableOffload(tunFd_, syscall);
+    if (r < 0) return r;
+    vnet_ = r > 0;
   }
   for (int i = 0; i < RX_BATCH; i++) {
     rxIov_[i].iov_base = greBuf_ + static_cast<size_t>(i) * PKT_BUF;
@@ -102,18 +114,19 @@ void* Dataplane::threadMain(void* self) {
 }
 
 void Dataplane::run() {
-  struct epoll_event evs[4];
+  struct epoll_event evs[8];
   while (!stop_.load(std::memory_order_acquire)) {
-    int n = epoll_wait(epollFd_, evs, 4, -1);
+    int n = epoll_wait(epollFd_, evs, 8, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       break;
     }
-    bool tunReady = false, greReady = false, espReady = false;
+    bool tunReady = false, greReady = false, espReady = false, udpReady = false;
     for (int i = 0; i < n; i++) {
       if (evs[i].data.fd == tunFd_) tunReady = true;
       if (evs[i].data.fd == greFd_) greReady = true;
       if (espFd_ >= 0 && evs[i].data.fd == espFd_) espReady = true;
+      if (udpFd_ >= 0 && evs[i].data.fd == udpFd_) udpReady = true;
     }
     if (stop_.load(std::memory_order_acquire)) break;
     // One batch from each side per round, level-triggered: a busy side cannot
@@ -122,6 +135,7 @@ void Dataplane::run() {
     if (tunReady) tunBatch(*cfg);
     if (greReady) greBatch(*cfg);
     if (espReady) espBatch(*cfg);
+    if (udpReady) udpBatch(*cfg);
     deliverEvents();
   }
 }
@@ -139,7 +153,7 @@ void Dataplane::shutdown() {
   }
   // Abort: nothing more is delivered; the tsfn drops its queue and finalizes.
   if (tsfn_) napi_release_threadsafe_function(tsfn_, napi_tsfn_abort);
-  for (int* fd : {&epollFd_, &wakeFd_, &tunFd_, &greFd_, &espFd_}) {
+  for (int* fd : {&epollFd_, &wakeFd_, &tunFd_, &greFd_, &espFd_, &udpFd_}) {
     if (*fd >= 0) close(*fd);
     *fd = -1;
   }
@@ -154,6 +168,7 @@ int Dataplane::setConfig(std::shared_ptr<const Config> cfg, const char** syscall
   int r = applySocketConfig(greFd_, cfg->ttl, cfg->tos, syscall);
   if (r < 0) return r;
   if (espFd_ >= 0 && (r = applySocketConfig(espFd_, cfg->ttl, cfg->tos, syscall)) < 0) return r;
+  if (udpFd_ >= 0 && (r = applySocketConfig(udpFd_, cfg->ttl, cfg->tos, syscall)) < 0) return r;
   std::lock_guard<std::mutex> lk(mu_);
   cfg_ = std::move(cfg);
   return 0;
@@ -237,7 +252,8 @@ int Dataplane::sendGre(uint32_t nbma, uint16_t protocolType, const uint8_t* payl
   {
     // NHRP rides the protected tunnel too (IOS `tunnel protection` covers all of GRE).
     std::lock_guard<std::mutex> lk(mu_);
-    if (espOut(nbma, hdr, hl, payload, len, -1, MSG_DONTWAIT)) {
+    if (espOut(nbma, hdr, hl, payload, len, -1, *jsTx_)) {
+      espSend(*jsTx_);
       counters.add(C_jsGreTxPackets);
       return 1;
     }
@@ -267,7 +283,10 @@ int Dataplane::sendGre(uint32_t nbma, uint16_t protocolType, const uint8_t* payl
 
 int Dataplane::writeTun(const uint8_t* pkt, size_t len) {
   if (closed_) return -EBADF;
-  if (write(tunFd_, pkt, len) < 0) {
+  // With the virtio header: an all-zero one (no GSO, checksum as it is).
+  uint8_t vnet[VNET_HDR_LEN] = {};
+  struct iovec iov[2] = {{vnet, sizeof vnet}, {const_cast<uint8_t*>(pkt), len}};
+  if ((vnet_ ? writev(tunFd_, iov, 2) : write(tunFd_, pkt, len)) < 0) {
     int e = errno;
     counters.add(C_dropTunWriteFail);
     if (e == EAGAIN || e == ENOBUFS) return 0;

@@ -29,8 +29,11 @@ void Dataplane::greBatch(const Config& cfg) {
     decapsulate(cfg, greBuf_ + static_cast<size_t>(i) * PKT_BUF, rxMsgs_[i].msg_len,
                 rxMsgs_[i].msg_hdr.msg_flags, lk, now);
   }
+  // ESP was only added with the lock held (hairpin to a protected peer).
+  if (tx_->esp.n) espSend(*tx_);
   if (lk.owns_lock()) lk.unlock();
   tx_->flush(counters);
+  tunFlush();
 }
 
 void Dataplane::decapsulate(const Config& cfg, uint8_t* p, size_t len, int msgFlags,
@@ -65,7 +68,7 @@ void Dataplane::decapsulate(const Config& cfg, uint8_t* p, size_t len, int msgFl
 }
 
 void Dataplane::decapGre(const Config& cfg, uint32_t srcNbma, uint32_t dstNbma, uint8_t* gre, size_t greLen,
-                         std::unique_lock<std::mutex>& lk, uint64_t now) {
+                         std::unique_lock<std::mutex>& lk, uint64_t now, uint16_t encapPort) {
   GreInfo g;
   switch (parseGre(gre, greLen, cfg.keyPresent, cfg.key, &g)) {
     case GreStatus::Ok: break;
@@ -87,6 +90,7 @@ void Dataplane::decapGre(const Config& cfg, uint32_t srcNbma, uint32_t dstNbma, 
     e.greFlags = g.flags;
     e.keyPresent = g.keyPresent;
     e.key = g.key;
+    e.srcPort = encapPort;
     e.data.assign(inner, inner + innerLen);
     pending_.push_back(std::move(e));
     return;
@@ -112,6 +116,7 @@ void Dataplane::decapGre(const Config& cfg, uint32_t srcNbma, uint32_t dstNbma, 
     e.greFlags = g.flags;
     e.keyPresent = g.keyPresent;
     e.key = g.key;
+    e.srcPort = encapPort;
     e.data.assign(inner, inner + innerLen);
     pending_.push_back(std::move(e));
     return;
@@ -150,12 +155,7 @@ void Dataplane::decapGre(const Config& cfg, uint32_t srcNbma, uint32_t dstNbma, 
     }
   }
 
-  if (write(tunFd_, inner, innerLen) < 0) {
-    counters.add(C_dropTunWriteFail);
-    return;
-  }
-  counters.add(C_tunTxPackets);
-  counters.add(C_tunTxBytes, innerLen);
+  tunQueue(inner, innerLen);
 }
 
 }  // namespace dmvpn

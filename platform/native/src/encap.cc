@@ -18,7 +18,7 @@ void TxBatch::begin(int socketFd, const Config& cfg) {
 
 void TxBatch::add(uint32_t nbma, const uint8_t* pkt, size_t len, int tos, Counters& ctr) {
   // ESP protection (esp_dp.cc); every caller holds the table lock.
-  if (owner && owner->espOut(nbma, header, headerLength, pkt, len, tos, sendFlags)) return;
+  if (owner && owner->espOut(nbma, header, headerLength, pkt, len, tos, *this)) return;
   if (n == TX_BATCH) flush(ctr);
   struct sockaddr_in& sa = addr[n];
   sa.sin_family = AF_INET;
@@ -138,33 +138,6 @@ void Dataplane::classify(const Config& cfg, uint8_t* pkt, size_t len, TxBatch& t
   }
 }
 
-void Dataplane::tunBatch(const Config& cfg) {
-  size_t lens[RX_BATCH];
-  int n = 0;
-  while (n < RX_BATCH) {
-    uint8_t* slot = tunBuf_ + static_cast<size_t>(n) * PKT_BUF;
-    ssize_t r = read(tunFd_, slot, PKT_BUF);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      break;  // EAGAIN: drained
-    }
-    if (r == 0) break;
-    lens[n++] = static_cast<size_t>(r);
-  }
-  if (n == 0) return;
-  const uint64_t now = monotonicNs();
-  tx_->begin(greFd_, cfg);
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    for (int i = 0; i < n; i++) {
-      counters.add(C_tunRxPackets);
-      counters.add(C_tunRxBytes, lens[i]);
-      classify(cfg, tunBuf_ + static_cast<size_t>(i) * PKT_BUF, lens[i], *tx_, true, now);
-    }
-  }
-  tx_->flush(counters);
-}
-
 int Dataplane::sendInner(uint8_t* pkt, size_t len) {
   if (closed_) return -EBADF;
   std::lock_guard<std::mutex> lk(mu_);
@@ -172,6 +145,7 @@ int Dataplane::sendInner(uint8_t* pkt, size_t len) {
   const uint64_t before = counters.get(C_greTxPackets) + counters.get(C_espTxPackets);
   jsTx_->begin(greFd_, cfg);
   classify(cfg, pkt, len, *jsTx_, false, 0);
+  if (jsTx_->esp.n) espSend(*jsTx_);
   jsTx_->flush(counters);
   return static_cast<int>(counters.get(C_greTxPackets) + counters.get(C_espTxPackets) - before);
 }

@@ -1,6 +1,7 @@
 // ESP transforms over Node's OpenSSL (EVP): AES-GCM (RFC 4106) and AES-CBC
-// (RFC 3602) with HMAC-SHA1-96 (RFC 2404) or HMAC-SHA-256-128 (RFC 4868), and
-// the anti-replay window (RFC 4303 section 3.4.3, RFC 6479).
+// (RFC 3602) with HMAC-SHA1-96 (RFC 2404) or HMAC-SHA-256-128, -384-192,
+// -512-256 (RFC 4868), and the anti-replay window (RFC 4303 section 3.4.3,
+// RFC 6479).
 #include "esp.h"
 
 #include <openssl/crypto.h>
@@ -42,8 +43,37 @@ const char* espIntegName(EspInteg i) {
     case EspInteg::None: return "none";
     case EspInteg::HmacSha1_96: return "hmac-sha1-96";
     case EspInteg::HmacSha256_128: return "hmac-sha256-128";
+    case EspInteg::HmacSha384_192: return "hmac-sha384-192";
+    case EspInteg::HmacSha512_256: return "hmac-sha512-256";
   }
   return "?";
+}
+
+size_t espIntegKeyLength(EspInteg i) {
+  switch (i) {
+    case EspInteg::None: return 0;
+    case EspInteg::HmacSha1_96: return 20;
+    case EspInteg::HmacSha256_128: return 32;
+    case EspInteg::HmacSha384_192: return 48;
+    case EspInteg::HmacSha512_256: return 64;
+  }
+  return 0;
+}
+
+size_t espIntegIcvLength(EspInteg i) {
+  // SHA-1 is the odd one: 96 of 160 bits (RFC 2404 section 2); SHA-2 keeps half.
+  return i == EspInteg::HmacSha1_96 ? 12 : espIntegKeyLength(i) / 2;
+}
+
+static const char* integDigest(EspInteg i) {
+  switch (i) {
+    case EspInteg::HmacSha1_96: return "SHA1";
+    case EspInteg::HmacSha256_128: return "SHA256";
+    case EspInteg::HmacSha384_192: return "SHA384";
+    case EspInteg::HmacSha512_256: return "SHA512";
+    case EspInteg::None: break;
+  }
+  return nullptr;
 }
 
 // --- replay window ---
@@ -99,7 +129,7 @@ std::unique_ptr<Sa> Sa::make(const SaParams& p, bool outbound, std::string* err)
     return nullptr;
   }
   if (!gcm) {
-    const size_t want = p.integ == EspInteg::HmacSha1_96 ? 20 : 32;
+    const size_t want = espIntegKeyLength(p.integ);
     if (p.authKey.size() != want) {
       *err = std::string(espIntegName(p.integ)) + " needs a " + std::to_string(want) + "-byte authKey";
       return nullptr;
@@ -115,6 +145,25 @@ std::unique_ptr<Sa> Sa::make(const SaParams& p, bool outbound, std::string* err)
   if (gcm) {
     EVP_CIPHER_CTX_ctrl(sa->ctx_, EVP_CTRL_GCM_SET_IVLEN, 12, nullptr);
   } else {
+    if (outbound) {
+      // RFC 3602 section 2.3 wants an IV the attacker cannot predict. NIST SP
+      // 800-38A appendix C gives two ways: an approved random generator (one
+      // RAND_bytes per packet, a fifth of the seal in a profile) or the
+      // forward cipher applied to a nonce unique per encryption. The second,
+      // as DPDK's ipsec-secgw does for its CBC SAs, with a key of its own
+      // (random, never sent, so no IV relates to the data key's ciphertexts)
+      // and the never-repeating sequence number as the nonce.
+      uint8_t ivKey[16];
+      sa->ivCtx_ = EVP_CIPHER_CTX_new();
+      if (RAND_bytes(ivKey, sizeof ivKey) != 1 || RAND_bytes(sa->ivPrefix_, sizeof sa->ivPrefix_) != 1 ||
+          !sa->ivCtx_ || EVP_EncryptInit_ex(sa->ivCtx_, EVP_aes_128_ecb(), nullptr, ivKey, nullptr) != 1) {
+        OPENSSL_cleanse(ivKey, sizeof ivKey);
+        *err = "CBC IV generator: RAND_bytes or EVP_EncryptInit_ex failed";
+        return nullptr;
+      }
+      OPENSSL_cleanse(ivKey, sizeof ivKey);
+      EVP_CIPHER_CTX_set_padding(sa->ivCtx_, 0);
+    }
     EVP_CIPHER_CTX_set_padding(sa->ctx_, 0);  // ESP pads itself
     EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
     if (!mac) {
@@ -124,7 +173,7 @@ std::unique_ptr<Sa> Sa::make(const SaParams& p, bool outbound, std::string* err)
     sa->mac_ = EVP_MAC_CTX_new(mac);
     EVP_MAC_free(mac);
     char digest[16];
-    strcpy(digest, p.integ == EspInteg::HmacSha1_96 ? "SHA1" : "SHA256");
+    strcpy(digest, integDigest(p.integ));
     OSSL_PARAM params[2] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
                             OSSL_PARAM_construct_end()};
     if (!sa->mac_ || EVP_MAC_init(sa->mac_, p.authKey.data(), p.authKey.size(), params) != 1) {
@@ -138,10 +187,11 @@ std::unique_ptr<Sa> Sa::make(const SaParams& p, bool outbound, std::string* err)
 Sa::~Sa() {
   if (ctx_) EVP_CIPHER_CTX_free(ctx_);
   if (mac_) EVP_MAC_CTX_free(mac_);
+  if (ivCtx_) EVP_CIPHER_CTX_free(ivCtx_);
 }
 
 size_t Sa::ivLength() const { return gcm() ? 8 : 16; }
-size_t Sa::icvLength() const { return gcm() || p_.integ == EspInteg::HmacSha256_128 ? 16 : 12; }
+size_t Sa::icvLength() const { return gcm() ? 16 : espIntegIcvLength(p_.integ); }
 size_t Sa::overhead(size_t) const { return 8 + ivLength() + 16 + 2 + icvLength(); }
 
 bool Sa::nextSeq(uint64_t* seq, uint8_t* iv) {
@@ -153,13 +203,19 @@ bool Sa::nextSeq(uint64_t* seq, uint8_t* iv) {
     wr32(iv + 4, static_cast<uint32_t>(*seq));
     return true;
   }
-  return RAND_bytes(iv, 16) == 1;
+  // One AES block: prefix | sequence number, unique for the SA's life.
+  uint8_t block[16];
+  memcpy(block, ivPrefix_, 8);
+  wr32(block + 8, static_cast<uint32_t>(*seq >> 32));
+  wr32(block + 12, static_cast<uint32_t>(*seq));
+  int n = 0;
+  return ivCtx_ && EVP_EncryptUpdate(ivCtx_, iv, &n, block, 16) == 1 && n == 16;
 }
 
 // HMAC over SPI..ciphertext, with the high sequence bits appended (not sent)
 // when ESN is on (RFC 4303 section 2.2.1).
 bool Sa::icv(const uint8_t* data, size_t len, uint32_t seqHi, uint8_t* out) {
-  uint8_t full[32];
+  uint8_t full[EVP_MAX_MD_SIZE];  // the whole HMAC, truncated below
   size_t outLen = 0;
   if (EVP_MAC_init(mac_, nullptr, 0, nullptr) != 1 || EVP_MAC_update(mac_, data, len) != 1) return false;
   if (p_.esn) {
@@ -267,7 +323,7 @@ EspStatus Sa::open(uint8_t* pkt, size_t len, uint8_t** payload, size_t* payloadL
     }
   } else {
     // Encrypt-then-MAC: the ICV is checked before anything is decrypted.
-    uint8_t want[16];
+    uint8_t want[32];  // the longest ICV: HMAC-SHA-512-256
     if (!icv(pkt, 8 + ivl + ctLen, static_cast<uint32_t>(seq >> 32), want) ||
         CRYPTO_memcmp(want, ct + ctLen, icvl) != 0) {
       authFailures++;

@@ -21,7 +21,15 @@ typedef struct evp_mac_ctx_st EVP_MAC_CTX;
 namespace dmvpn {
 
 enum class EspCipher : uint8_t { AesGcm128 = 0, AesGcm256 = 1, AesCbc128 = 2, AesCbc256 = 3 };
-enum class EspInteg : uint8_t { None = 0, HmacSha1_96 = 1, HmacSha256_128 = 2 };
+// HMAC truncated to half the hash (RFC 2404; RFC 4868 section 2.1 for SHA-2),
+// keyed with as many bytes as the hash puts out (RFC 4868 section 2.1.1).
+enum class EspInteg : uint8_t {
+  None = 0,
+  HmacSha1_96 = 1,
+  HmacSha256_128 = 2,
+  HmacSha384_192 = 3,
+  HmacSha512_256 = 4,
+};
 
 struct SaParams {
   uint32_t spi = 0;
@@ -31,6 +39,10 @@ struct SaParams {
   std::vector<uint8_t> authKey;     // CBC: the HMAC key
   bool esn = false;                 // RFC 4303 section 2.2.1
   uint64_t seq = 0;                 // outbound: last sequence number sent
+  // Outbound: UDP encapsulation (RFC 3948) from our port to the peer's,
+  // which behind a NAT is the translated port IKE saw.
+  bool encap = false;
+  uint16_t encapSrcPort = 0, encapDstPort = 0;
 };
 
 // Results of espOpen(); each maps to one drop counter.
@@ -70,7 +82,9 @@ class Sa {
   size_t seal(uint64_t seq, const uint8_t* iv, const uint8_t* payload, size_t len, uint8_t nextHeader,
               uint8_t* out);
   // Outbound: next sequence number and IV (GCM: the sequence number, unique
-  // per key as RFC 4106 section 3.1 asks; CBC: random, RFC 3602 section 2.3).
+  // per key as RFC 4106 section 3.1 asks; CBC: unpredictable, RFC 3602
+  // section 2.3, as the sequence number enciphered under a key of the SA's own,
+  // NIST SP 800-38A appendix C).
   // False once a non-ESN counter would wrap (RFC 4303 section 3.3.3).
   bool nextSeq(uint64_t* seq, uint8_t* iv);
   // Inbound: checks replay and ICV, decrypts in place; *payload points into pkt.
@@ -78,6 +92,10 @@ class Sa {
                  bool checkReplay);
 
   uint64_t packets = 0, bytes = 0, replayDrops = 0, authFailures = 0;
+  // Inbound: outer source of the last authentic UDP-encapsulated packet (host
+  // order; port 0 = none yet), so the control plane can see a NAT rebinding.
+  uint32_t natSrc = 0;
+  uint16_t natSrcPort = 0;
   const ReplayWindow& window() const { return win_; }
 
  private:
@@ -91,6 +109,10 @@ class Sa {
   EVP_CIPHER_CTX* ctx_ = nullptr;
   EVP_MAC_CTX* mac_ = nullptr;
   uint8_t salt_[4] = {};
+  // Outbound CBC: AES-128-ECB under a random key that never leaves the SA,
+  // applied to (random 8-byte prefix | 64-bit sequence number) for each IV.
+  EVP_CIPHER_CTX* ivCtx_ = nullptr;
+  uint8_t ivPrefix_[8] = {};
   ReplayWindow win_;
 };
 
@@ -98,6 +120,17 @@ class Sa {
 std::string espCheckOpenSsl();
 const char* espCipherName(EspCipher c);
 const char* espIntegName(EspInteg i);
+// HMAC key length (the hash output) and ICV length (half of it) for an integrity algorithm.
+size_t espIntegKeyLength(EspInteg i);
+size_t espIntegIcvLength(EspInteg i);
+
+// UDP encapsulation of ESP (RFC 3948): a UDP socket bound to local:port (port
+// 4500, RFC 3948 section 2), SO_REUSEADDR so a restarted daemon binds at once,
+// outer DF clear like the raw sockets. Returns the fd or -errno with the
+// failing call in *syscall. local and port in host order; device, sndbuf and
+// rcvbuf as for the raw sockets (empty / 0: not set).
+int openUdpEncapSocket(uint32_t local, uint16_t port, const std::string& device, int sndbuf, int rcvbuf,
+                       const char** syscall);
 
 // Per-peer queue while a protected peer has no outbound SA yet.
 struct EspQueue {

@@ -1,10 +1,12 @@
 // ESP in the dataplane: GRE packets to a peer with an outbound SA leave as ESP
-// (transport mode, next header 47) on a raw protocol-50 socket; ESP received
-// there is checked, decrypted and handed to the GRE decapsulation with its
-// outer source address. A peer marked protected without an SA yet gets a short
+// (transport mode, next header 47) on a raw protocol-50 socket, or in UDP
+// when the SA says so (NAT traversal, esp_udp.cc); ESP received on either is
+// checked, decrypted and handed to the GRE decapsulation with its outer
+// source address. A peer marked protected without an SA yet gets a short
 // queue, flushed when the SA is pushed (IKE finishing), instead of clear GRE.
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -33,71 +35,116 @@ int Dataplane::attachEsp(int fd, const char** syscall) {
   return 0;
 }
 
-bool Dataplane::espSendOne(Sa& sa, uint32_t nbma, const uint8_t* gre, size_t greLen, const uint8_t* pkt,
-                           size_t len, int tos, int flags) {
+EspTxBatch::~EspTxBatch() { free(arena); }
+
+bool Dataplane::espSeal(Sa& sa, uint32_t nbma, const uint8_t* gre, size_t greLen, const uint8_t* pkt, size_t len,
+                        int tos, TxBatch& tx) {
+  // RFC 3948 section 2.1: ESP-in-UDP is the same ESP packet, from UDP port 4500
+  // to the peer's (NAT-translated) port; the kernel adds the UDP header.
+  const bool udp = sa.params().encap;
+  const int fd = udp ? udpFd_ : espFd_;
+  if (fd < 0) {  // setOutboundSa checks the socket exists; this only guards
+    counters.add(C_dropSendFail);
+    return false;
+  }
+  const size_t total = greLen + len;
+  const size_t need = total + sa.overhead(total);
+  EspTxBatch& b = tx.esp;
+  if (need > EspTxBatch::kArena) {
+    counters.add(C_dropTooBig);
+    return false;
+  }
+  if (!b.arena) {
+    b.arena = static_cast<uint8_t*>(malloc(EspTxBatch::kArena));
+    if (!b.arena) {
+      counters.add(C_dropSendFail);
+      return false;
+    }
+  }
+  // 16-byte aligned slots keep the cipher on aligned buffers.
+  const size_t slot = (need + 15) & ~static_cast<size_t>(15);
+  if (b.n == TX_BATCH || b.used + slot > EspTxBatch::kArena) espSend(tx);
   uint64_t seq;
   uint8_t iv[16];
   if (!sa.nextSeq(&seq, iv)) {
     counters.add(C_dropEspSeqExhausted);
     return false;
   }
-  const size_t total = greLen + len;
-  if (espBuf_.size() < total + sa.overhead(total)) espBuf_.resize(PKT_BUF + 128);
-  if (total + sa.overhead(total) > espBuf_.size()) {
-    counters.add(C_dropTooBig);
-    return false;
-  }
+  uint8_t* out = b.arena + b.used;
   // The payload is assembled right where seal() encrypts it in place.
-  uint8_t* body = espBuf_.data() + 8 + sa.ivLength();
+  uint8_t* body = out + 8 + sa.ivLength();
   memcpy(body, gre, greLen);
-  memcpy(body + greLen, pkt, len);
-  const size_t n = sa.seal(seq, iv, body, total, 47, espBuf_.data());
+  if (len) memcpy(body + greLen, pkt, len);
+  const size_t n = sa.seal(seq, iv, body, total, 47, out);
   if (n == 0) {
     counters.add(C_dropEspEncryptFail);
     return false;
   }
-  struct sockaddr_in sin;
+  const int i = b.n++;
+  b.used += slot;
+  struct sockaddr_in& sin = b.addr[i];
   memset(&sin, 0, sizeof sin);
   sin.sin_family = AF_INET;
   sin.sin_addr.s_addr = htonl(nbma);
-  struct iovec iov = {espBuf_.data(), n};
-  struct msghdr m;
+  if (udp) sin.sin_port = htons(sa.params().encapDstPort);
+  b.iov[i].iov_base = out;
+  b.iov[i].iov_len = n;
+  struct msghdr& m = b.msgs[i].msg_hdr;
   memset(&m, 0, sizeof m);
   m.msg_name = &sin;
   m.msg_namelen = sizeof sin;
-  m.msg_iov = &iov;
+  m.msg_iov = &b.iov[i];
   m.msg_iovlen = 1;
-  union {
-    struct cmsghdr align;
-    uint8_t buf[CMSG_SPACE(sizeof(int))];
-  } control;
   if (tos >= 0) {
-    m.msg_control = control.buf;
-    m.msg_controllen = sizeof control.buf;
+    m.msg_control = b.control[i].buf;
+    m.msg_controllen = sizeof b.control[i].buf;
     struct cmsghdr* c = CMSG_FIRSTHDR(&m);
     c->cmsg_level = IPPROTO_IP;
     c->cmsg_type = IP_TOS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &tos, sizeof tos);
   }
-  while (sendmsg(espFd_, &m, flags) < 0) {
-    if (errno == EINTR) continue;
-    counters.add(C_dropSendFail);
-    return false;
-  }
-  sa.packets++;
-  sa.bytes += total;
-  counters.add(C_espTxPackets);
-  counters.add(C_espTxBytes, n);
+  b.fd[i] = fd;
+  b.sa[i] = &sa;
+  b.plain[i] = static_cast<uint32_t>(total);
+  b.udp[i] = udp;
   return true;
 }
 
+void Dataplane::espSend(TxBatch& tx) {
+  EspTxBatch& b = tx.esp;
+  int i = 0;
+  while (i < b.n) {
+    // One sendmmsg per run of packets for the same socket (raw 50 or UDP 4500).
+    int run = 1;
+    while (i + run < b.n && b.fd[i + run] == b.fd[i]) run++;
+    int r = sendmmsg(b.fd[i], b.msgs + i, static_cast<unsigned>(run), tx.sendFlags);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      // The first message failed (no route, buffer full ...): count it, go on.
+      counters.add(C_dropSendFail);
+      i++;
+      continue;
+    }
+    for (int j = i; j < i + r; j++) {
+      b.sa[j]->packets++;
+      b.sa[j]->bytes += b.plain[j];
+      counters.add(C_espTxPackets);
+      counters.add(C_espTxBytes, b.iov[j].iov_len);
+      if (b.udp[j]) counters.add(C_espUdpTxPackets);
+    }
+    i += r;
+  }
+  b.n = 0;
+  b.used = 0;
+}
+
 bool Dataplane::espOut(uint32_t nbma, const uint8_t* hdr, size_t hl, const uint8_t* pkt, size_t len, int tos,
-                       int flags) {
-  if (esp_.empty() || espFd_ < 0) return false;
+                       TxBatch& tx) {
+  if (esp_.empty() || (espFd_ < 0 && udpFd_ < 0)) return false;
   auto it = esp_.outbound.find(nbma);
   if (it != esp_.outbound.end()) {
-    espSendOne(*it->second, nbma, hdr, hl, pkt, len, tos, flags);
+    espSeal(*it->second, nbma, hdr, hl, pkt, len, tos, tx);
     return true;
   }
   auto q = esp_.protectedPeers.find(nbma);
@@ -126,16 +173,20 @@ void Dataplane::espFlush(uint32_t nbma, bool send) {
   auto it = esp_.outbound.find(nbma);
   const uint64_t now = monotonicNs();
   auto& pk = q->second.packets;
+  // From the JavaScript thread (jsTx_ never blocks the event loop).
+  // Every ESP counter moves under the table lock, held here: the difference
+  // is exactly what this flush sent.
+  TxBatch& tx = *jsTx_;
+  const uint64_t sentBefore = counters.get(C_espTxPackets);
   for (auto& e : pk) {
-    if (!send || it == esp_.outbound.end() || espFd_ < 0 || now - e.first > EspQueue::kMaxAgeNs) {
+    if (!send || it == esp_.outbound.end() || now - e.first > EspQueue::kMaxAgeNs) {
       counters.add(C_dropEspQueueExpired);
       continue;
     }
-    // From the JavaScript thread: never block the event loop.
-    if (espSendOne(*it->second, nbma, e.second.data(), e.second.size(), nullptr, 0, -1, MSG_DONTWAIT)) {
-      counters.add(C_espQueueFlushed);
-    }
+    espSeal(*it->second, nbma, e.second.data(), e.second.size(), nullptr, 0, -1, tx);
   }
+  espSend(tx);
+  counters.add(C_espQueueFlushed, counters.get(C_espTxPackets) - sentBefore);
   pk.clear();
 }
 
@@ -157,8 +208,10 @@ void Dataplane::espBatch(const Config& cfg) {
     espDecap(cfg, greBuf_ + static_cast<size_t>(i) * PKT_BUF, rxMsgs_[i].msg_len, rxMsgs_[i].msg_hdr.msg_flags,
              lk, now);
   }
+  if (tx_->esp.n) espSend(*tx_);
   if (lk.owns_lock()) lk.unlock();
   tx_->flush(counters);
+  tunFlush();
 }
 
 void Dataplane::espDecap(const Config& cfg, uint8_t* p, size_t len, int msgFlags, std::unique_lock<std::mutex>& lk,
@@ -179,8 +232,11 @@ void Dataplane::espDecap(const Config& cfg, uint8_t* p, size_t len, int msgFlags
     counters.add(C_dropBadOuterIp);
     return;
   }
-  uint8_t* esp = p + ihl;
-  const size_t espLen = total - ihl;
+  espInbound(cfg, p + ihl, total - ihl, rd32(p + 12), rd32(p + 16), 0, lk, now);
+}
+
+void Dataplane::espInbound(const Config& cfg, uint8_t* esp, size_t espLen, uint32_t src, uint32_t dst,
+                           uint16_t srcPort, std::unique_lock<std::mutex>& lk, uint64_t now) {
   if (espLen < 8) {
     counters.add(C_dropEspTooShort);
     return;
@@ -203,7 +259,14 @@ void Dataplane::espDecap(const Config& cfg, uint8_t* p, size_t len, int msgFlags
     case EspStatus::BadPadding: counters.add(C_dropEspBadPadding); return;
     case EspStatus::BadNextHeader: counters.add(C_dropEspBadNextHeader); return;
   }
-  decapGre(cfg, rd32(p + 12), rd32(p + 16), gre, greLen, lk, now);
+  if (srcPort) {
+    // Authentic: where this peer's NAT maps it now. The keying side reads it
+    // to follow a changed mapping (RFC 7296 section 2.23: send to the address
+    // and port of the most recent authenticated packet).
+    it->second->natSrc = src;
+    it->second->natSrcPort = srcPort;
+  }
+  decapGre(cfg, src, dst, gre, greLen, lk, now, srcPort);
 }
 
 }  // namespace dmvpn

@@ -1,6 +1,7 @@
-// N-API entry points for ESP: the protocol-50 socket, the SA tables pushed
-// down by the IKE side, per-SA counters (`show crypto ipsec sa`), and
-// stateless seal/open helpers for known-answer tests.
+// N-API entry points for ESP: the protocol-50 socket, the UDP-encapsulation
+// socket (NAT traversal, esp_udp.cc), the SA tables pushed down by the IKE
+// side, per-SA counters (`show crypto ipsec sa`), and stateless seal/open
+// helpers for known-answer tests.
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -51,8 +52,10 @@ bool parseSa(napi_env env, napi_value obj, SaParams* p) {
     if (!toString(env, v, "sa.integrity", &s)) return false;
     if (s == "hmac-sha1-96") p->integ = EspInteg::HmacSha1_96;
     else if (s == "hmac-sha256-128") p->integ = EspInteg::HmacSha256_128;
+    else if (s == "hmac-sha384-192") p->integ = EspInteg::HmacSha384_192;
+    else if (s == "hmac-sha512-256") p->integ = EspInteg::HmacSha512_256;
     else {
-      throwRange(env, "sa.integrity", "hmac-sha1-96 or hmac-sha256-128");
+      throwRange(env, "sa.integrity", "hmac-sha1-96, hmac-sha256-128, hmac-sha384-192 or hmac-sha512-256");
       return false;
     }
   }
@@ -98,13 +101,136 @@ napi_value bytesValue(napi_env env, const uint8_t* p, size_t n) {
   return ta;
 }
 
-// SAs and protection mean nothing without the protocol-50 socket: say so
-// instead of silently sending GRE in the clear.
+// SAs and protection mean nothing without an ESP socket (protocol 50 or UDP
+// 4500): say so instead of silently sending GRE in the clear.
 bool needEsp(napi_env env, Dataplane* dp) {
-  if (dp->hasEsp()) return true;
+  if (dp->hasEsp() || dp->hasEspUdp()) return true;
   napi_throw_error(env, "ERR_DMVPN_NO_ESP_SOCKET",
-                   "no ESP socket: pass espFd (from openEspSocket) to Dataplane.open");
+                   "no ESP socket: pass espFd (from openEspSocket) or espUdpFd (from openUdpEncapSocket) to "
+                   "Dataplane.open");
   return false;
+}
+
+// sa.encap = { srcPort, dstPort } (outbound only): ESP-in-UDP from the UDP
+// socket, whose bound port srcPort must be, to the peer's port dstPort.
+bool parseEncap(napi_env env, napi_value obj, SaParams* p) {
+  napi_value v, x;
+  bool has;
+  if (!prop(env, obj, "encap", &v, &has)) return false;
+  if (!has) return true;
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t != napi_object) {
+    throwType(env, "sa.encap", "an object { srcPort, dstPort }");
+    return false;
+  }
+  uint64_t port;
+  if (!prop(env, v, "srcPort", &x, &has)) return false;
+  if (!has || !toUint(env, x, "sa.encap.srcPort", 1, 65535, &port)) {
+    if (!has) throwType(env, "sa.encap.srcPort", "a port number");
+    return false;
+  }
+  p->encapSrcPort = static_cast<uint16_t>(port);
+  if (!prop(env, v, "dstPort", &x, &has)) return false;
+  if (!has || !toUint(env, x, "sa.encap.dstPort", 1, 65535, &port)) {
+    if (!has) throwType(env, "sa.encap.dstPort", "a port number");
+    return false;
+  }
+  p->encapDstPort = static_cast<uint16_t>(port);
+  p->encap = true;
+  return true;
+}
+
+napi_value OpenUdpEncapSocket(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!args(env, info, 5, argv)) return nullptr;
+  uint32_t local;
+  uint64_t port = 4500, x;
+  std::string device;
+  int sndbuf = 0, rcvbuf = 0;
+  if (!toU32(env, argv[0], "local", &local)) return nullptr;
+  if (!isUndefined(env, argv[1]) && !toUint(env, argv[1], "port", 1, 65535, &port)) return nullptr;
+  if (!isUndefined(env, argv[2]) && !toString(env, argv[2], "device", &device)) return nullptr;
+  if (!isUndefined(env, argv[3])) {
+    if (!toUint(env, argv[3], "sndbuf", 0, 1u << 30, &x)) return nullptr;
+    sndbuf = static_cast<int>(x);
+  }
+  if (!isUndefined(env, argv[4])) {
+    if (!toUint(env, argv[4], "rcvbuf", 0, 1u << 30, &x)) return nullptr;
+    rcvbuf = static_cast<int>(x);
+  }
+  const char* sc = "";
+  int fd = openUdpEncapSocket(local, static_cast<uint16_t>(port), device, sndbuf, rcvbuf, &sc);
+  if (fd < 0) {
+    throwErrno(env, sc, -fd);
+    return nullptr;
+  }
+  return i32(env, fd);
+}
+
+napi_value EspUdpAttach(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!args(env, info, 2, argv)) return nullptr;
+  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  uint64_t fd;
+  if (!dp || !toUint(env, argv[1], "espUdpFd", 0, 0x7fffffff, &fd)) return nullptr;
+  const char* sc = "";
+  int r;
+  {
+    std::lock_guard<std::mutex> lk(dp->tableLock());
+    r = dp->attachEspUdp(static_cast<int>(fd), &sc);
+  }
+  if (r < 0) {
+    throwErrno(env, sc, -r);
+    return nullptr;
+  }
+  return undefinedValue(env);
+}
+
+bool needUdp(napi_env env, Dataplane* dp) {
+  if (dp->hasEspUdp()) return true;
+  napi_throw_error(env, "ERR_DMVPN_NO_UDP_SOCKET",
+                   "no UDP encapsulation socket: pass espUdpFd (from openUdpEncapSocket) to Dataplane.open");
+  return false;
+}
+
+// espSendIke(h, dst, port, message) / espSendNatKeepalive(h, dst, port) -> sent (false: would block)
+napi_value EspSendIke(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!args(env, info, 4, argv)) return nullptr;
+  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  uint32_t dst;
+  uint64_t port;
+  uint8_t* data;
+  size_t len;
+  if (!dp || !toU32(env, argv[1], "dst", &dst) || !toUint(env, argv[2], "dstPort", 1, 65535, &port) ||
+      !toBytes(env, argv[3], "payload", &data, &len) || !needUdp(env, dp)) {
+    return nullptr;
+  }
+  int r = dp->sendIke(dst, static_cast<uint16_t>(port), data, len);
+  if (r < 0) {
+    throwErrno(env, "sendmsg", -r);
+    return nullptr;
+  }
+  return boolean(env, r > 0);
+}
+
+napi_value EspSendNatKeepalive(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!args(env, info, 3, argv)) return nullptr;
+  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  uint32_t dst;
+  uint64_t port;
+  if (!dp || !toU32(env, argv[1], "dst", &dst) || !toUint(env, argv[2], "dstPort", 1, 65535, &port) ||
+      !needUdp(env, dp)) {
+    return nullptr;
+  }
+  int r = dp->sendNatKeepalive(dst, static_cast<uint16_t>(port));
+  if (r < 0) {
+    throwErrno(env, "sendmsg", -r);
+    return nullptr;
+  }
+  return boolean(env, r > 0);
 }
 
 napi_value OpenEspSocket(napi_env env, napi_callback_info info) { return openRawProtocolSocket(env, info, 50); }
@@ -133,9 +259,28 @@ napi_value EspSetOutbound(napi_env env, napi_callback_info info) {
   if (!args(env, info, 3, argv)) return nullptr;
   Dataplane* dp = unwrapDataplane(env, argv[0]);
   uint32_t nbma;
-  if (!dp || !toU32(env, argv[1], "nbma", &nbma) || !needEsp(env, dp)) return nullptr;
-  std::unique_ptr<Sa> sa = makeSa(env, argv[2], true);
-  if (!sa) return nullptr;
+  if (!dp || !toU32(env, argv[1], "nbma", &nbma)) return nullptr;
+  SaParams p;
+  if (!parseSa(env, argv[2], &p) || !parseEncap(env, argv[2], &p)) return nullptr;
+  // The socket the SA sends on must be there: UDP 4500 with encap, protocol 50 without.
+  if (p.encap) {
+    if (!needUdp(env, dp)) return nullptr;
+    if (p.encapSrcPort != dp->espUdpPort()) {
+      const std::string want = "the UDP socket's port " + std::to_string(dp->espUdpPort());
+      throwRange(env, "sa.encap.srcPort", want.c_str());
+      return nullptr;
+    }
+  } else if (!dp->hasEsp()) {
+    napi_throw_error(env, "ERR_DMVPN_NO_ESP_SOCKET",
+                     "no ESP socket for an SA without encap: pass espFd (from openEspSocket) to Dataplane.open");
+    return nullptr;
+  }
+  std::string err;
+  std::unique_ptr<Sa> sa = Sa::make(p, true, &err);
+  if (!sa) {
+    throwRange(env, "sa", err.c_str());
+    return nullptr;
+  }
   std::lock_guard<std::mutex> lk(dp->tableLock());
   dp->esp().outbound[nbma] = std::move(sa);
   dp->espFlush(nbma, true);  // what waited for IKE goes now
@@ -222,6 +367,11 @@ napi_value EspStats(napi_env env, napi_callback_info info) {
     napi_value o = saRow(env, *kv.second);
     napi_set_named_property(env, o, "nbma", u32(env, kv.first));
     napi_set_named_property(env, o, "seq", num(env, static_cast<double>(kv.second->params().seq)));
+    const SaParams& p = kv.second->params();
+    if (p.encap) {
+      napi_set_named_property(env, o, "encapSrcPort", u32(env, p.encapSrcPort));
+      napi_set_named_property(env, o, "encapDstPort", u32(env, p.encapDstPort));
+    }
     napi_set_element(env, outbound, i++, o);
   }
   i = 0;
@@ -230,6 +380,10 @@ napi_value EspStats(napi_env env, napi_callback_info info) {
     napi_set_named_property(env, o, "seq", num(env, static_cast<double>(kv.second->window().top())));
     napi_set_named_property(env, o, "replayDrops", num(env, static_cast<double>(kv.second->replayDrops)));
     napi_set_named_property(env, o, "authFailures", num(env, static_cast<double>(kv.second->authFailures)));
+    if (kv.second->natSrcPort) {
+      napi_set_named_property(env, o, "natSrc", u32(env, kv.second->natSrc));
+      napi_set_named_property(env, o, "natSrcPort", u32(env, kv.second->natSrcPort));
+    }
     napi_set_element(env, inbound, i++, o);
   }
   i = 0;
@@ -292,6 +446,27 @@ napi_value EspSeal(napi_env env, napi_callback_info info) {
   return bytesValue(env, out.data(), n);
 }
 
+// espIvs(sa, count) -> the explicit IVs of the next `count` packets a fresh
+// outbound SA would send, back to back (a test hook: the dataplane's IVs
+// never leave it otherwise).
+napi_value EspIvs(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!args(env, info, 2, argv)) return nullptr;
+  std::unique_ptr<Sa> sa = makeSa(env, argv[0], true);
+  uint64_t count;
+  if (!sa || !toUint(env, argv[1], "count", 1, 1u << 20, &count)) return nullptr;
+  const size_t ivl = sa->ivLength();
+  std::vector<uint8_t> out(count * ivl);
+  for (uint64_t i = 0; i < count; i++) {
+    uint64_t seq;
+    if (!sa->nextSeq(&seq, out.data() + i * ivl)) {
+      throwRange(env, "sa", "no IV (sequence number exhausted or generator failed)");
+      return nullptr;
+    }
+  }
+  return bytesValue(env, out.data(), out.size());
+}
+
 // espOpen(sa, packet) -> { status, payload? } (no replay check), no dataplane.
 napi_value EspOpen(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -333,6 +508,11 @@ napi_value espInit(napi_env env, napi_value exports) {
   defineFunction(env, exports, "espSendRaw", EspSendRaw);
   defineFunction(env, exports, "espSeal", EspSeal);
   defineFunction(env, exports, "espOpen", EspOpen);
+  defineFunction(env, exports, "espIvs", EspIvs);
+  defineFunction(env, exports, "openUdpEncapSocket", OpenUdpEncapSocket);
+  defineFunction(env, exports, "espUdpAttach", EspUdpAttach);
+  defineFunction(env, exports, "espSendIke", EspSendIke);
+  defineFunction(env, exports, "espSendNatKeepalive", EspSendNatKeepalive);
   return exports;
 }
 

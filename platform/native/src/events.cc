@@ -53,6 +53,7 @@ static const char* kindName(EventKind k) {
     case EventKind::Miss: return "miss";
     case EventKind::Multicast: return "multicast";
     case EventKind::Redirect: return "redirect";
+    case EventKind::Ike: return "ike";
   }
   return "unknown";
 }
@@ -72,6 +73,7 @@ napi_value eventsToJs(napi_env env, const std::vector<Event>& events) {
         setU32(env, obj, "protocolType", e.protocolType);
         setU32(env, obj, "flags", e.greFlags);
         if (e.keyPresent) setU32(env, obj, "key", e.key);
+        if (e.srcPort) setU32(env, obj, "srcPort", e.srcPort);
         break;
       case EventKind::Miss:
         setU32(env, obj, "dst", e.a);
@@ -86,6 +88,10 @@ napi_value eventsToJs(napi_env env, const std::vector<Event>& events) {
         setU32(env, obj, "dstNbma", e.b);
         setU32(env, obj, "src", e.c);
         setU32(env, obj, "dst", e.d);
+        break;
+      case EventKind::Ike:
+        setU32(env, obj, "src", e.a);
+        setU32(env, obj, "srcPort", e.srcPort);
         break;
     }
     napi_value buf;

@@ -22,6 +22,10 @@ enum class EventKind : uint8_t {
   // A decapsulated packet that routes back into the tunnel (hub): a = the
   // NBMA it came from, b = the NBMA it goes to, c = inner source, d = inner destination.
   Redirect = 3,
+  // An IKE message that came on the UDP-encapsulation socket behind the
+  // non-ESP marker (RFC 3948 section 2.2): a = source address, srcPort its
+  // port (after any NAT), data = the message without the marker.
+  Ike = 4,
 };
 
 struct Event {
@@ -32,6 +36,9 @@ struct Event {
   bool keyPresent = false;
   uint32_t key = 0;
   uint32_t a = 0, b = 0, c = 0, d = 0;
+  // Ike, and Gre when the GRE came in UDP-encapsulated ESP: the outer UDP
+  // source port (0: not UDP).
+  uint16_t srcPort = 0;
   std::vector<uint8_t> data;
 };
 

@@ -48,6 +48,51 @@ int openTun(const std::string& name, int mtu, std::string* actual, const char** 
   return fd;
 }
 
+int tunEnableOffload(int fd, const char** syscall) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  if (ioctl(fd, TUNGETIFF, &ifr) < 0) return 0;  // not a TUN: nothing to do
+  const int flags = ifr.ifr_flags;
+  if ((flags & (IFF_TUN | IFF_TAP)) != IFF_TUN || (flags & IFF_MULTI_QUEUE)) return 0;
+  if (!(flags & IFF_VNET_HDR)) {
+    const bool persistent = (flags & IFF_PERSIST) != 0;
+    if (!persistent && ioctl(fd, TUNSETPERSIST, 1) < 0) return 0;
+    const int fl = fcntl(fd, F_GETFL);
+    int nfd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | (fl >= 0 ? (fl & O_NONBLOCK) : O_NONBLOCK));
+    // dup3 swaps the files under the same fd number; the old one is released
+    // (and detached from the device) before the call returns to user space.
+    if (nfd < 0 || dup3(nfd, fd, O_CLOEXEC) < 0) {
+      if (nfd >= 0) close(nfd);
+      if (!persistent) ioctl(fd, TUNSETPERSIST, 0);
+      return 0;
+    }
+    close(nfd);
+    struct ifreq nr;
+    memset(&nr, 0, sizeof nr);
+    memcpy(nr.ifr_name, ifr.ifr_name, IFNAMSIZ);
+    nr.ifr_flags = static_cast<short>((flags & IFF_NO_PI) | IFF_TUN | IFF_VNET_HDR);
+    bool vnet = ioctl(fd, TUNSETIFF, &nr) == 0;
+    if (!vnet) {
+      nr.ifr_flags = static_cast<short>(nr.ifr_flags & ~IFF_VNET_HDR);  // back as it was
+      if (ioctl(fd, TUNSETIFF, &nr) < 0) {
+        *syscall = "ioctl(TUNSETIFF)";
+        return -errno;
+      }
+    }
+    if (!persistent) ioctl(fd, TUNSETPERSIST, 0);
+    if (!vnet) return 0;
+  }
+  int size = 10;  // sizeof(struct virtio_net_hdr)
+  if (ioctl(fd, TUNSETVNETHDRSZ, &size) < 0) return fail(syscall, "ioctl(TUNSETVNETHDRSZ)", -1);
+  // TSO needs checksum offload; ECN is optional (without it the kernel splits
+  // CWR-marked super-packets itself).
+  const unsigned offloads[] = {TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO_ECN, TUN_F_CSUM | TUN_F_TSO4, TUN_F_CSUM, 0};
+  for (unsigned o : offloads) {
+    if (ioctl(fd, TUNSETOFFLOAD, o) == 0) break;
+  }
+  return 1;
+}
+
 int openGreSocket(const GreSocketOptions& o, const char** syscall) {
   int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, o.protocol);
   if (fd < 0) return fail(syscall, "socket", -1);

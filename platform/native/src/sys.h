@@ -28,6 +28,16 @@ struct GreSocketOptions {
 // like an IOS tunnel without `tunnel path-mtu-discovery`.
 int openGreSocket(const GreSocketOptions& opts, const char** syscall);
 
+// Moves an open TUN (IFF_TUN, single queue) to IFF_VNET_HDR with checksum
+// and TCP segmentation offload (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO_ECN, or
+// the most of it the kernel takes), keeping the device, its ifindex,
+// addresses, routes and MTU, and the fd number. The header flag is chosen at
+// TUNSETIFF only, so the device is made persistent for a moment, the fd is
+// re-opened onto it with the flag, and persistence is put back as it was.
+// Returns 1 with the header on, 0 when the fd is left as it was (not a TUN,
+// multi-queue, or the kernel said no), -errno when the device was lost.
+int tunEnableOffload(int fd, const char** syscall);
+
 // Outer TTL and ToS as socket options (tos < 0: per packet, see encap.cc).
 int applySocketConfig(int fd, int ttl, int tos, const char** syscall);
 

@@ -22,6 +22,8 @@ export class SimNode {
   readonly maps = new Map<string, string>();
   multicast: readonly string[] = [];
   readonly logs: string[] = [];
+  /** Every action the engine returned, with the simulated time it was carried out at. */
+  readonly history: { readonly at: number; readonly action: NhrpAction }[] = [];
 
   constructor(readonly name: string, readonly cfg: NhrpConfig, lans: string[], now: number) {
     for (const l of lans) {
@@ -78,6 +80,7 @@ export class Sim {
 
   apply(n: SimNode, actions: NhrpAction[]): void {
     for (const a of actions) {
+      n.history.push({ at: this.now, action: a });
       switch (a.kind) {
         case 'send': this.queue.push({ from: n, to: a.nbma, bytes: a.bytes }); break;
         case 'map': n.maps.set(a.proto, a.nbma); break;
@@ -193,11 +196,12 @@ export function labConfig(name: 'hub' | 'spoke1' | 'spoke2' | 'spoke3', over: Pa
   return { ...base, ...role, ...over };
 }
 
-export function labSim(): Sim {
+/** The lab; `over` changes every node's config (e.g. the holdtime). */
+export function labSim(over: Partial<NhrpConfig> = {}): Sim {
   const sim = new Sim();
-  const hub = sim.add(new SimNode('hub', labConfig('hub'), ['192.168.0.0/24'], sim.now));
+  const hub = sim.add(new SimNode('hub', labConfig('hub', over), ['192.168.0.0/24'], sim.now));
   for (const i of [1, 2, 3]) {
-    const s = sim.add(new SimNode(`spoke${i}`, labConfig(`spoke${i}` as 'spoke1'), [`192.168.${i}.0/24`], sim.now));
+    const s = sim.add(new SimNode(`spoke${i}`, labConfig(`spoke${i}` as 'spoke1', over), [`192.168.${i}.0/24`], sim.now));
     // Static stand-ins for EIGRP: spokes reach every LAN via the hub; the hub reaches each spoke LAN via that spoke.
     s.routes.push({ prefix: '192.168.0.0', len: 16, via: '10.0.0.1', source: 'static' });
     hub.routes.push({ prefix: `192.168.${i}.0`, len: 24, via: `10.0.0.1${i}`, source: 'static' });
