@@ -4,7 +4,7 @@
  * or fails on a time. Needs root, iperf3 and the built addon (esp: only the
  * addon and openssl).
  *
- *   node dist/scripts/bench-lab.js [dataplane|hub|phase3|esp|ipsec|ike|all]   (default all)
+ *   node dist/scripts/bench-lab.js [dataplane|hub|phase3|esp|ipsec|ike|all|kernel-cp]   (default all)
  *
  *   dataplane  iperf3 TCP and 64-byte UDP pps between two spokes' LAN hosts over
  *              the NHRP shortcut, against kernel routing on the same namespaces
@@ -18,6 +18,10 @@
  *              kernel routing
  *   ike        1,000 simulated IKEv2 spokes bringing up SAs with one dmvpnd hub, with
  *              DH groups 19 and 31, against the same handshakes in-process
+ *   kernel-cp  (alone, not in all) control-plane cost of the kernel dataplane, in the VM
+ *              (scripts/vm/run.ts): LinuxRtnetlink programming and deleting N NBMA neighbours
+ *              and N onlink routes on an ip_gre multipoint device against ip -batch, then the
+ *              xfrm figures at min(N, 1000); --kernel-cp-n N changes the 10,000
  *
  * Options (esp): --esp-seconds S per measurement (default 2).
  * Options (ike): --ike-spokes N changes the 1,000; --ike-groups 19,31 the groups;
@@ -29,6 +33,7 @@
  * end, on failure and on SIGINT/SIGTERM.
  */
 import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { closeAll, fmtNum, median } from './bench/env.js';
 import { LabSession } from './bench/lab-session.js';
 import { runDataplane } from './bench/dataplane.js';
@@ -43,7 +48,7 @@ type Section = 'dataplane' | 'hub' | 'phase3' | 'esp' | 'ipsec' | 'ike';
 const SECTIONS: readonly Section[] = ['dataplane', 'phase3', 'hub', 'esp', 'ipsec', 'ike'];
 
 function usage(msg: string): number {
-  console.error(`bench-lab: ${msg}\nusage: node dist/scripts/bench-lab.js [dataplane|hub|phase3|esp|ipsec|ike|all] [--dmvpnd PATH] [--spokes N] [--hub-prof DIR]` +
+  console.error(`bench-lab: ${msg}\nusage: node dist/scripts/bench-lab.js [dataplane|hub|phase3|esp|ipsec|ike|all|kernel-cp] [--dmvpnd PATH] [--spokes N] [--hub-prof DIR]` +
     ' [--esp-seconds S] [--ike-spokes N] [--ike-groups 19,31]');
   return 2;
 }
@@ -61,7 +66,22 @@ function preflight(which: readonly Section[]): string | undefined {
   return undefined;
 }
 
+/** `kernel-cp [--kernel-cp-n N]`: scripts/bench/kernel-cp.ts inside the kernel VM (ip_gre, esp4). */
+function kernelCp(argv: readonly string[]): number {
+  let n = 10_000;
+  for (let i = 1; i < argv.length; i++) {
+    if (argv[i] === '--kernel-cp-n') n = Number(argv[++i]);
+    else return usage(`kernel-cp: unknown argument "${argv[i]}"`);
+  }
+  if (!(Number.isInteger(n) && n > 0 && n <= 65_000)) return usage('--kernel-cp-n needs an integer 1..65000');
+  const here = (rel: string): string => fileURLToPath(new URL(rel, import.meta.url));
+  const r = spawnSync(process.execPath, [here('./vm/run.js'), '--cpus', '2', '--mem', '2048', '--timeout', '7200', '--',
+    process.execPath, here('./bench/kernel-cp.js'), String(n)], { stdio: 'inherit' });
+  return r.status ?? 1;
+}
+
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'kernel-cp') return kernelCp(argv);
   let which: Section[] = [...SECTIONS];
   const hubOpts: { dmvpnd?: string; spokes?: number; hubProf?: string } = {};
   let espSeconds = 2;

@@ -126,14 +126,23 @@ export class FrrNhrpRouter {
     run(['ip', '-n', ns, 'link', 'set', 'gre1', 'multicast', 'on']);
     run(['ip', '-n', ns, 'addr', 'add', `${tunnel}/32`, 'dev', 'gre1']);
     run(['ip', '-n', ns, 'link', 'set', 'gre1', 'up']);
+    // A router, hub or spoke (spoke1 routes its LAN in the reference lab). Forwarding also makes
+    // Linux ignore ICMP redirects, as routers do (in a run where FRR's spoke accepted our hub's
+    // redirects, its neighbour entry for the shortcut ended at lladdr 0.0.0.0 and the echoes stopped).
+    run(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
     if (this.o.role === 'hub') {
-      run(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
       const r = spawnSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: frrHubNftables(), encoding: 'utf8', timeout: 20_000 });
       if (r.status !== 0) throw new Error(`nft in ${ns}: ${(r.stderr ?? '').trim()}`);
     } else if (this.o.hub) {
       run(['ip', '-n', ns, 'route', 'add', this.o.subnet, 'via', this.o.hub.tunnel, 'dev', 'gre1', 'onlink']);
     }
     await this.frr.up('nhrpd', frrNhrpConfig(this.o, this.debugLog), `hostname ${this.o.hostname}\n`);
+  }
+
+  /** The kernel's neighbour table on gre1 and routing table, where nhrpd's bindings and shortcuts land. */
+  kernel(): { neigh: string; routes: string } {
+    const ip = (...a: string[]): string => spawnSync('ip', ['-n', this.o.ns, ...a], { encoding: 'utf8', timeout: 10_000 }).stdout ?? '';
+    return { neigh: ip('neigh', 'show', 'dev', 'gre1'), routes: ip('route', 'show') + ip('route', 'show', 'cache') };
   }
 
   vtysh(cmd: string): string {

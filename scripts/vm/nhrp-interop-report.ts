@@ -12,6 +12,8 @@ export type DataplaneKind = 'userspace' | 'kernel';
 
 export interface StepReport {
   readonly name: string;
+  /** Set-up and registrations; the ping and the resolutions it starts; reading the capture. */
+  readonly phase: 'registration' | 'resolution' | 'capture';
   readonly ok: boolean;
   readonly ms: number;
   readonly error?: string;
@@ -32,6 +34,8 @@ export interface FrrState {
   readonly nhs: FrrNhsRow[];
   readonly shortcuts: unknown;
   readonly text: { readonly cache: string; readonly nhs: string; readonly shortcut: string };
+  /** The kernel's side of it: `ip neigh show dev gre1` (NHRP bindings as neighbours) and `ip route show`. */
+  readonly kernel: { readonly neigh: string; readonly routes: string };
 }
 
 export interface Snapshot {
@@ -76,6 +80,8 @@ export interface ScenarioReport {
   readonly steps: StepReport[];
   readonly registered: Snapshot | null;
   readonly resolved: Snapshot | null;
+  /** Both sides when a step failed. */
+  readonly atFailure: Snapshot | null;
   readonly pings: { readonly first: PingReport | null; readonly second: PingReport | null };
   readonly packets: PacketRow[];
   /** ICMP echoes carried straight between the two spokes' NBMA addresses (the shortcut at work). */

@@ -110,6 +110,7 @@ class Scenario {
   readonly lab: Lab;
   private readonly namespaces: string[] = [];
   private readonly steps: StepReport[] = [];
+  private phase: StepReport['phase'] = 'registration';
   private frrSpoke: FrrNhrpRouter | undefined;
   private frrHub: FrrNhrpRouter | undefined;
   private capture: ChildProcess | undefined;
@@ -126,12 +127,12 @@ class Scenario {
     const t = Date.now();
     try {
       const v = await f();
-      this.steps.push({ name, ok: true, ms: Date.now() - t });
+      this.steps.push({ name, phase: this.phase, ok: true, ms: Date.now() - t });
       this.say(`  ok   ${name} (${((Date.now() - t) / 1000).toFixed(1)} s)`);
       return v;
     } catch (e) {
       const error = (e as Error).message;
-      this.steps.push({ name, ok: false, ms: Date.now() - t, error });
+      this.steps.push({ name, phase: this.phase, ok: false, ms: Date.now() - t, error });
       this.say(`  FAIL ${name}: ${error}`);
       throw e;
     }
@@ -221,7 +222,7 @@ class Scenario {
 
   private frrState(f: FrrNhrpRouter): FrrState {
     return {
-      cache: f.cache(), nhs: f.nhs(), shortcuts: f.shortcuts(),
+      cache: f.cache(), nhs: f.nhs(), shortcuts: f.shortcuts(), kernel: f.kernel(),
       text: { cache: f.vtysh('show ip nhrp cache'), nhs: f.vtysh('show ip nhrp nhs'), shortcut: f.vtysh('show ip nhrp shortcut') },
     };
   }
@@ -251,6 +252,7 @@ class Scenario {
   async run(): Promise<ScenarioReport> {
     let registered: Snapshot | null = null;
     let resolved: Snapshot | null = null;
+    let atFailure: Snapshot | null = null;
     let first: PingReport | null = null;
     let second: PingReport | null = null;
     let failed = false;
@@ -287,6 +289,7 @@ class Scenario {
       await this.step('our spoke\'s NHS is responding', () => waitFor('our NHS responding', async () =>
         ((await this.show<OurState['nhs'][]>('spoke2', ['show', 'ip', 'nhrp', 'nhs']))?.[0] ?? []).some((n) => n.nhs === HUB.tunnel && n.state === 'responding'), REGISTER_MS));
       registered = await this.snapshot();
+      this.phase = 'resolution';
       first = await this.step('ping FRR spoke -> our spoke (through the hub)', () => {
         const p = this.ping(5);
         if (p.received === 0) throw new Error(`no echo reply:\n${p.output}`);
@@ -307,6 +310,8 @@ class Scenario {
       });
     } catch {
       failed = true;
+      // What both sides hold at the failure (the last good snapshot is from before it).
+      if (this.frrSpoke) atFailure = await this.snapshot().catch(() => null);
     }
     await this.stopCapture();
     const tAnalysis = Date.now();
@@ -317,7 +322,7 @@ class Scenario {
       try {
         return f(pcap);
       } catch (e) {
-        steps.push({ name: what, ok: false, ms: 0, error: (e as Error).message });
+        steps.push({ name: what, phase: 'capture', ok: false, ms: 0, error: (e as Error).message });
         return none;
       }
     };
@@ -326,10 +331,10 @@ class Scenario {
       ? compareCaches(resolved.frrSpoke.cache, resolved.ourSpoke.nhrp, { protocol: OUR_SPOKE.tunnel, nbma: OUR_SPOKE.nbma })
       : [];
     this.say(`  (capture read in ${((Date.now() - tAnalysis) / 1000).toFixed(1)} s)`);
-    if (!failed && capture.directEchoes === 0) steps.push({ name: 'echoes straight between the spokes', ok: false, ms: 0, error: 'no ICMP echo between the spokes\' NBMA addresses' });
+    if (!failed && capture.directEchoes === 0) steps.push({ name: 'echoes straight between the spokes', phase: 'resolution', ok: false, ms: 0, error: 'no ICMP echo between the spokes\' NBMA addresses' });
     const ok = steps.every((s) => s.ok);
     const report: ScenarioReport = {
-      hub: this.hub, dataplane: this.dataplane, ok, ms: Date.now() - this.t0, steps, registered, resolved,
+      hub: this.hub, dataplane: this.dataplane, ok, ms: Date.now() - this.t0, steps, registered, resolved, atFailure,
       pings: { first, second }, packets: capture.packets, directEchoes: capture.directEchoes, unreachables: capture.unreachables, redirects: capture.redirects, comparison,
       ...(ok ? {} : { evidence: { logs: this.logs(), summary: capture.summary.slice(0, 400).join('\n'), tshark: analyse('Wireshark\'s detail of the NHRP packets', nhrpDetail, '') } }),
     };
@@ -370,15 +375,18 @@ function renderOurs(name: string, s: OurState): string {
 }
 
 function renderFrr(name: string, s: FrrState): string {
-  return [`${name}# show ip nhrp cache`, s.text.cache.trimEnd(), `${name}# show ip nhrp nhs`, s.text.nhs.trimEnd(), `${name}# show ip nhrp shortcut`, s.text.shortcut.trimEnd()].join('\n');
+  return [
+    `${name}# show ip nhrp cache`, s.text.cache.trimEnd(), `${name}# show ip nhrp nhs`, s.text.nhs.trimEnd(), `${name}# show ip nhrp shortcut`, s.text.shortcut.trimEnd(),
+    `${name}$ ip neigh show dev gre1`, s.kernel.neigh.trimEnd(), `${name}$ ip route`, s.kernel.routes.trimEnd(),
+  ].join('\n');
 }
 
 /** The transcript of a finished scenario: both sides' show commands, the caches compared, the packets. */
 function renderReport(r: ScenarioReport): string {
   const out = [`== hub ${r.hub}, our dataplane ${r.dataplane}: ${r.ok ? 'PASS' : 'FAIL'} (${(r.ms / 1000).toFixed(1)} s)`];
-  const snap = r.resolved ?? r.registered;
+  const snap = r.atFailure ?? r.resolved ?? r.registered;
   if (snap) {
-    out.push(`-- ${r.resolved ? 'after the resolution' : 'after the registrations'}`);
+    out.push(`-- ${r.atFailure ? 'at the failure' : r.resolved ? 'after the resolution' : 'after the registrations'}`);
     if (snap.hub.ours) out.push(renderOurs('hub', snap.hub.ours));
     if (snap.hub.frr) out.push(renderFrr('hub (FRR)', snap.hub.frr));
     out.push(renderFrr('spoke1 (FRR)', snap.frrSpoke), renderOurs('spoke2', snap.ourSpoke));
