@@ -222,6 +222,8 @@ export class KernelDataplane implements TunnelDataplane {
     const log = this.o.log;
     writeSysctl('net/ipv4/ip_forward_use_pmtu', '1', log);
     writeSysctl(`net/ipv4/conf/${this.name}/send_redirects`, '0', log);
+    // The kernel sends a redirect when conf/all OR conf/<dev> allows it: the per-device 0 alone does not stop them.
+    writeSysctl('net/ipv4/conf/all/send_redirects', '0', log);
     writeSysctl(`net/ipv4/conf/${this.name}/accept_redirects`, '0', log);
   }
 

@@ -91,6 +91,8 @@ export class UserspaceDataplane implements TunnelDataplane {
     if (!c.shutdown) await rtnl.setLinkUp(c.name, true);
     // A hub forwards tunnel to tunnel: ICMP redirects there would undo Phase 3 (IOS: no ip redirects).
     writeSysctl(`net/ipv4/conf/${c.name}/send_redirects`, '0', log);
+    // The kernel sends a redirect when conf/all OR conf/<dev> allows it: the per-device 0 alone does not stop them.
+    writeSysctl('net/ipv4/conf/all/send_redirects', '0', log);
     const sockets = this.o.protected ? 'raw GRE and ESP sockets, UDP 4500 for NAT-T' : 'raw GRE socket';
     log.info({ tunnel: c.name, nbma: this.o.nbma, dataplane: 'userspace', key: c.tunnelKey }, `${c.name} up on the userspace dataplane (TUN + ${sockets})`);
   }
