@@ -16,13 +16,13 @@ namespace dmvpn {
 // Every counter the dataplane keeps, in the order stats() reports them.
 // Names are the JavaScript property names; drop* counters are per drop reason.
 #define DP_COUNTERS(X)                                                        \
-  X(tunRxPackets)     /* packets read from the TUN (overlay -> tunnel) */     \
+  X(tunRxPackets)     /* IP packets read from the TUN (overlay -> tunnel); a split super-packet counts its segments */ \
   X(tunRxBytes)                                                               \
   X(greTxPackets)     /* GRE packets handed to the raw socket */              \
   X(greTxBytes)       /* GRE header + payload bytes (outer IP not counted) */ \
   X(greRxPackets)     /* IP datagrams received on the raw socket */           \
   X(greRxBytes)       /* whole IP datagram bytes */                           \
-  X(tunTxPackets)     /* decapsulated packets written to the TUN */           \
+  X(tunTxPackets)     /* decapsulated packets written to the TUN, merged ones each counted */ \
   X(tunTxBytes)                                                               \
   X(multicastPackets) /* TUN packets to 224.0.0.0/4 or 255.255.255.255 */     \
   X(multicastCopies)  /* GRE copies made for the multicast NBMA list */       \
