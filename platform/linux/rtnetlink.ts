@@ -2,18 +2,21 @@
  * RtnetlinkPort over a NETLINK_ROUTE socket (rtnetlink(7), RFC 3549), using the `netlink`
  * package for the socket and the fixed message layouts.
  *
- * - One request socket; requests are serialised, because the kernel runs one dump per socket at a
- *   time (a second one gets EBUSY) and the package groups multipart replies per socket, not per
- *   sequence number. Every request is bounded by `timeoutMs`.
- * - A second socket, created on the first watchLinks(), joins RTNLGRP_LINK for RTM_NEWLINK /
- *   RTM_DELLINK notifications, so notifications never interleave with dump replies.
- * - Devices are named; a name is resolved to its index with RTM_GETLINK where the kernel needs the
- *   index (addresses, routes, neighbours); link requests send IFLA_IFNAME and let the kernel look
- *   it up. Either way a missing device is ENODEV.
+ * - One request socket (netlink-channel.ts): requests go out in call order, answers are matched
+ *   by sequence number, so calls made without awaiting each other are pipelined (several per
+ *   sendmsg); a dump goes alone. Every request is bounded by `timeoutMs`.
+ * - A second socket joins RTNLGRP_LINK for RTM_NEWLINK / RTM_DELLINK notifications: for
+ *   watchLinks(), and to keep the device index cache true, so notifications never interleave with
+ *   dump replies.
+ * - Devices are named; where the kernel needs the index (addresses, routes, neighbours) the name
+ *   is resolved with RTM_GETLINK once and cached (ifindex-cache.ts). A request that answers
+ *   ENODEV with a cached index is retried once after a fresh lookup (the device was re-created
+ *   before its notification was read). Link requests send IFLA_IFNAME and let the kernel look it
+ *   up. Either way a missing device is ENODEV.
  * - Every failure is a PlatformError naming the object: "adding route 192.168.2.0/24 via
  *   10.0.0.12 dev dmvpn0: File exists (EEXIST)".
  */
-import { createNetlink, parseError, rt, Protocol, FlagsGet, FlagsNew, MessageType, type NetlinkMessage, type NetlinkSocket } from 'netlink';
+import { createNetlink, rt, Protocol, FlagsGet, FlagsNew, type NetlinkMessage, type NetlinkSocket } from 'netlink';
 import { Errno, PlatformError } from '../errors.js';
 import {
   checkIfname,
@@ -43,7 +46,9 @@ import type {
   Subscription,
 } from '../ports.js';
 import { greLinkInfo, simpleLinkInfo } from './netlink-attrs.js';
-import { malformedReply, netlinkError, requestFailure, RtmType } from './netlink-errors.js';
+import { IfindexCache, type CachedLink } from './ifindex-cache.js';
+import { NetlinkChannel } from './netlink-channel.js';
+import { malformedReply, netlinkError, requestFailure, rtmName, RtmType } from './netlink-errors.js';
 import {
   AF_INET,
   addressFromMessage,
@@ -65,54 +70,29 @@ const CREATE_REPLACE = FlagsNew.CREATE | FlagsNew.REPLACE;
 export interface LinuxRtnetlinkOptions {
   /** Bound on every request, in milliseconds (default 5000). */
   readonly timeoutMs?: number;
+  /** Requests in flight at most (default 64; see netlink-channel.ts). */
+  readonly window?: number;
 }
 
 export class LinuxRtnetlink implements RtnetlinkPort {
   readonly timeoutMs: number;
-  private readonly nl: NetlinkSocket;
-  private queue: Promise<unknown> = Promise.resolve();
-  private watchSocket: NetlinkSocket | undefined;
+  private readonly channel: NetlinkChannel;
+  /** RTNLGRP_LINK: for the watchers and the index cache; open from the first use of either. */
+  private eventSocket: NetlinkSocket | undefined;
   private readonly watchers = new Set<(event: LinkEvent) => void>();
+  private readonly links = new IfindexCache();
+  private readonly lookups = new Map<string, Promise<CachedLink>>();
   private closed = false;
 
   constructor(options: LinuxRtnetlinkOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 5000;
-    this.nl = createNetlink(Protocol.ROUTE);
-    // Without a listener an 'error' event would throw; a pending request still ends by timeout.
-    this.nl.on('error', () => undefined);
+    this.channel = new NetlinkChannel({ protocol: Protocol.ROUTE, timeoutMs: this.timeoutMs, name: rtmName, port: 'rtnetlink', window: options.window });
   }
 
   // ---- the request core ----
 
   private request(type: number, payload: Uint8Array[], flags: number, operation: string): Promise<NetlinkMessage[]> {
-    const run = (): Promise<NetlinkMessage[]> => this.exchange(type, payload, flags, operation);
-    const next = this.queue.then(run, run);
-    this.queue = next.catch(() => undefined);
-    return next;
-  }
-
-  private async exchange(type: number, payload: Uint8Array[], flags: number, operation: string): Promise<NetlinkMessage[]> {
-    if (this.closed) {
-      throw new PlatformError({ code: 'socket', errno: Errno.EBADF, syscall: 'sendmsg', operation, detail: 'the rtnetlink port is closed' });
-    }
-    let replies: NetlinkMessage[];
-    try {
-      [replies] = await this.nl.request(type, payload, { flags, timeout: this.timeoutMs, checkError: false });
-    } catch (e) {
-      throw requestFailure(e, type, operation, this.timeoutMs);
-    }
-    const first = replies[0];
-    if (first && first.type === MessageType.ERROR) {
-      let errno: number;
-      try {
-        errno = -parseError(first.data, first.flags).errno;
-      } catch (e) {
-        throw malformedReply(type, operation, String(e));
-      }
-      if (errno !== 0) throw netlinkError(errno, type, operation);
-      return [];
-    }
-    return replies;
+    return this.channel.request(type, payload, flags, operation);
   }
 
   private parse<T>(type: number, operation: string, msgs: NetlinkMessage[], expect: number, fn: (m: rt.Message) => T | undefined): T[] {
@@ -132,12 +112,55 @@ export class LinuxRtnetlink implements RtnetlinkPort {
   }
 
   private async resolveIndex(name: string, syscall: number, operation: string): Promise<number> {
-    return (await this.lookup(name, syscall, operation)).index;
+    return (await this.resolveLink(name, syscall, operation)).index;
+  }
+
+  /** The cached link, or a lookup that fills the cache (the notifications keep it true from then). */
+  private resolveLink(name: string, syscall: number, operation: string): Promise<CachedLink> {
+    const hit = this.links.get(name);
+    if (hit) return Promise.resolve(hit);
+    // Callers that miss together share one lookup (a burst of routes on a device not yet seen).
+    // If it fails, the others ask again, so that each error names its own caller's operation.
+    const shared = this.lookups.get(name);
+    if (shared) return shared.catch(() => this.lookup(name, syscall, operation));
+    this.openEvents();
+    const generation = this.links.generation;
+    const pending = this.lookup(name, syscall, operation).then(
+      (link) => {
+        this.lookups.delete(name);
+        this.links.set(link, generation);
+        return link;
+      },
+      (e: unknown) => {
+        this.lookups.delete(name);
+        throw e;
+      },
+    );
+    this.lookups.set(name, pending);
+    return pending;
+  }
+
+  /**
+   * Run a request against a device's index; ENODEV with a cached index means the device went away
+   * or was re-created before we read its notification: forget it and try once more afresh.
+   */
+  private async onDevice<T>(dev: string, syscall: number, operation: string, fn: (link: CachedLink) => Promise<T>): Promise<T> {
+    checkIfname(dev, rtmName(syscall), operation);
+    const cached = this.links.get(dev);
+    if (cached) {
+      try {
+        return await fn(cached);
+      } catch (e) {
+        if (!(e instanceof PlatformError && e.code === 'netlink' && e.errno === Errno.ENODEV)) throw e;
+        this.links.forget(dev);
+      }
+    }
+    return fn(await this.resolveLink(dev, syscall, operation));
   }
 
   /** RTM_GETLINK by name; `syscall` is only used to report a malformed name. */
   private async lookup(name: string, syscall: number, operation: string): Promise<Link> {
-    checkIfname(name, syscallName(syscall), operation);
+    checkIfname(name, rtmName(syscall), operation);
     const msgs = await this.request(RtmType.GETLINK, linkPayload({}, { ifname: name }), 0, operation);
     const links = this.parse(RtmType.GETLINK, operation, msgs, RtmType.NEWLINK, (m) => (m.kind === 'link' ? linkFromMessage(m) : undefined));
     if (links.length === 0) throw malformedReply(RtmType.GETLINK, operation, 'no link in the answer');
@@ -158,8 +181,13 @@ export class LinuxRtnetlink implements RtnetlinkPort {
 
   // ---- links ----
 
-  getLink(name: string): Promise<Link> {
-    return this.lookup(name, RtmType.GETLINK, `looking up device ${name}`);
+  /** Always asked of the kernel (flags and MTU change); the answer refreshes the index cache. */
+  async getLink(name: string): Promise<Link> {
+    this.openEvents();
+    const generation = this.links.generation;
+    const link = await this.lookup(name, RtmType.GETLINK, `looking up device ${name}`);
+    this.links.set(link, generation);
+    return link;
   }
 
   async getLinkByIndex(index: number): Promise<Link> {
@@ -207,24 +235,23 @@ export class LinuxRtnetlink implements RtnetlinkPort {
       if (e instanceof PlatformError && e.code === 'netlink' && e.errno === Errno.EOPNOTSUPP) throw unsupportedKind(spec);
       throw e;
     }
-    return this.lookup(spec.name, RtmType.GETLINK, `looking up device ${spec.name}`);
+    this.links.forget(spec.name);
+    return this.getLink(spec.name);
   }
 
   async deleteLink(name: string): Promise<void> {
     const operation = `deleting device ${name}`;
     checkIfname(name, 'RTM_DELLINK', operation);
-    await this.request(RtmType.DELLINK, linkPayload({}, { ifname: name }), 0, operation);
+    this.links.forget(name);
+    try {
+      await this.request(RtmType.DELLINK, linkPayload({}, { ifname: name }), 0, operation);
+    } finally {
+      this.links.forget(name);
+    }
   }
 
   watchLinks(listener: (event: LinkEvent) => void): Subscription {
-    if (!this.watchSocket) {
-      const s = createNetlink(Protocol.ROUTE);
-      s.addMembership(RTNLGRP_LINK);
-      s.on('message', (msgs) => this.dispatchLinkEvents(msgs));
-      // ENOBUFS here means notifications were dropped: tell watchers to re-read the links.
-      s.on('error', (err) => this.emitLink({ type: 'overrun', error: requestFailure(err, RtmType.GETLINK, 'watching devices', this.timeoutMs) }));
-      this.watchSocket = s;
-    }
+    this.openEvents();
     this.watchers.add(listener);
     let open = true;
     return {
@@ -232,12 +259,22 @@ export class LinuxRtnetlink implements RtnetlinkPort {
         if (!open) return;
         open = false;
         this.watchers.delete(listener);
-        if (this.watchers.size === 0 && this.watchSocket) {
-          this.watchSocket.close();
-          this.watchSocket = undefined;
-        }
       },
     };
+  }
+
+  /**
+   * The RTNLGRP_LINK socket, opened once and kept until close(): the index cache depends on it.
+   * It does not hold the process open (the package unreferences a socket with no request due).
+   */
+  private openEvents(): void {
+    if (this.eventSocket || this.closed) return;
+    const s = createNetlink(Protocol.ROUTE);
+    s.addMembership(RTNLGRP_LINK);
+    s.on('message', (msgs) => this.dispatchLinkEvents(msgs));
+    // ENOBUFS here means notifications were dropped: tell watchers to re-read the links.
+    s.on('error', (err) => this.emitLink({ type: 'overrun', error: requestFailure(err, RtmType.GETLINK, 'watching devices', this.timeoutMs) }));
+    this.eventSocket = s;
   }
 
   private dispatchLinkEvents(msgs: NetlinkMessage[]): void {
@@ -255,6 +292,7 @@ export class LinuxRtnetlink implements RtnetlinkPort {
   }
 
   private emitLink(event: LinkEvent): void {
+    this.links.onEvent(event);
     for (const w of [...this.watchers]) {
       try {
         w(event);
@@ -268,10 +306,8 @@ export class LinuxRtnetlink implements RtnetlinkPort {
 
   private async changeAddress(type: number, flags: number, verb: string, dev: string, address: string, noPrefixRoute = false): Promise<void> {
     const operation = `${verb} address ${address} dev ${dev}`;
-    const p = parseIpv4Prefix(address, syscallName(type), operation);
-    checkIfname(dev, syscallName(type), operation);
-    const index = await this.resolveIndex(dev, type, operation);
-    await this.request(type, addressPayload(index, p, noPrefixRoute), flags, operation);
+    const p = parseIpv4Prefix(address, rtmName(type), operation);
+    await this.onDevice(dev, type, operation, (link) => this.request(type, addressPayload(link.index, p, noPrefixRoute), flags, operation));
   }
 
   addAddress(dev: string, address: string, opts: { readonly noPrefixRoute?: boolean } = {}): Promise<void> {
@@ -296,9 +332,9 @@ export class LinuxRtnetlink implements RtnetlinkPort {
 
   private async changeRoute(type: number, flags: number, verb: string, route: Ipv4RouteSpec): Promise<void> {
     const operation = `${verb} ${describeRoute(route)}`;
-    const r = normalizeRoute(route, syscallName(type), operation, type === RtmType.DELROUTE);
-    const oif = r.dev !== undefined ? await this.resolveIndex(r.dev, type, operation) : undefined;
-    await this.request(type, routePayload(r, oif), flags, operation);
+    const r = normalizeRoute(route, rtmName(type), operation, type === RtmType.DELROUTE);
+    if (r.dev === undefined) await this.request(type, routePayload(r, undefined), flags, operation);
+    else await this.onDevice(r.dev, type, operation, (link) => this.request(type, routePayload(r, link.index), flags, operation));
   }
 
   addRoute(route: Ipv4RouteSpec): Promise<void> {
@@ -333,12 +369,13 @@ export class LinuxRtnetlink implements RtnetlinkPort {
   private async changeNeighbour(flags: number, verb: string, n: NeighbourSpec): Promise<void> {
     const operation = `${verb} ${describeNeighbour(n)}`;
     const nn = normalizeNeighbour(n, 'RTM_NEWNEIGH', operation);
-    const link = await this.lookup(nn.dev, RtmType.NEWNEIGH, operation);
-    try {
-      await this.request(RtmType.NEWNEIGH, neighbourPayload(link.index, nn), flags, operation);
-    } catch (e) {
-      throw explainNeighbourError(e, nn.lladdr.length, link);
-    }
+    await this.onDevice(nn.dev, RtmType.NEWNEIGH, operation, async (link) => {
+      try {
+        await this.request(RtmType.NEWNEIGH, neighbourPayload(link.index, nn), flags, operation);
+      } catch (e) {
+        throw explainNeighbourError(e, nn.lladdr.length, link);
+      }
+    });
   }
 
   addNeighbour(neighbour: NeighbourSpec): Promise<void> {
@@ -353,8 +390,7 @@ export class LinuxRtnetlink implements RtnetlinkPort {
     const operation = `deleting neighbour ${address} dev ${dev}`;
     checkIfname(dev, 'RTM_DELNEIGH', operation);
     const a = parseIpv4Address(address, 'RTM_DELNEIGH', operation);
-    const index = await this.resolveIndex(dev, RtmType.DELNEIGH, operation);
-    await this.request(RtmType.DELNEIGH, neighbourPayload(index, { address: a }), 0, operation);
+    await this.onDevice(dev, RtmType.DELNEIGH, operation, (link) => this.request(RtmType.DELNEIGH, neighbourPayload(link.index, { address: a }), 0, operation));
   }
 
   async listNeighbours(dev?: string): Promise<Neighbour[]> {
@@ -370,15 +406,12 @@ export class LinuxRtnetlink implements RtnetlinkPort {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.nl.close();
-    this.watchSocket?.close();
-    this.watchSocket = undefined;
+    this.channel.close();
+    this.eventSocket?.close();
+    this.eventSocket = undefined;
     this.watchers.clear();
+    this.links.clear();
   }
-}
-
-function syscallName(type: number): string {
-  return `RTM_${Object.entries(RtmType).find(([, v]) => v === type)?.[0] ?? type}`;
 }
 
 /**

@@ -2,9 +2,11 @@
  * XfrmPort over a NETLINK_XFRM socket (protocol 6; net/xfrm/xfrm_user.c), with the `netlink`
  * package for the socket and platform/linux/xfrm-codec.ts for the payloads.
  *
- * - One socket; requests are serialised (one dump per socket at a time, and the package groups
- *   multipart replies per socket) and each is bounded by `timeoutMs`. A request that timed out may
- *   still complete in the kernel: callers re-read (states(), policies()) rather than assume.
+ * - One socket, driven by the request core shared with rtnetlink.ts (netlink-channel.ts): requests
+ *   go out in call order, answers are matched by sequence number, so calls made without awaiting
+ *   each other are pipelined; a dump goes alone. Each is bounded by `timeoutMs`. A request that
+ *   timed out may still complete in the kernel: callers re-read (states(), policies()) rather
+ *   than assume.
  * - Every failure is a PlatformError naming the object: "adding xfrm state
  *   203.0.113.11->203.0.113.1 spi 0xc0ffee esp: File exists (EEXIST)". A kernel without the
  *   protocol (no esp4: EPROTONOSUPPORT) or an algorithm (ENOSYS) gives code 'unsupported'.
@@ -13,7 +15,7 @@
  * - The kernel checks a new state in this order (xfrm_add_sa): attributes (EINVAL), algorithms
  *   (ENOSYS), protocol (EPROTONOSUPPORT), then duplicates (EEXIST). The fake follows it.
  */
-import { createNetlink, parseError, FlagsGet, MessageType, type NetlinkMessage, type NetlinkSocket } from 'netlink';
+import { FlagsGet, type NetlinkMessage } from 'netlink';
 import { Reader } from '../../protocols/wire/index.js';
 import { Errno, PlatformError } from '../errors.js';
 import type { XfrmOwner, XfrmPolicy, XfrmPolicyId, XfrmPolicySpec, XfrmPort, XfrmState, XfrmStateId, XfrmStateSpec } from '../ports.js';
@@ -48,6 +50,7 @@ import {
   stateIdMessage,
   stateMessage,
 } from './xfrm-messages.js';
+import { malformedError, NetlinkChannel, refusedError, socketFailure } from './netlink-channel.js';
 
 /** NETLINK_XFRM (include/uapi/linux/netlink.h). */
 export const NETLINK_XFRM = 6;
@@ -58,56 +61,24 @@ export interface LinuxXfrmOptions {
    * makes the kernel load and self-test its crypto modules, which took over 5 s in the VM).
    */
   readonly timeoutMs?: number;
+  /** Requests in flight at most (default 64; see netlink-channel.ts). */
+  readonly window?: number;
 }
 
 export class LinuxXfrm implements XfrmPort {
   readonly timeoutMs: number;
-  private readonly nl: NetlinkSocket;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly channel: NetlinkChannel;
   private closed = false;
 
   constructor(options: LinuxXfrmOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.nl = createNetlink(NETLINK_XFRM);
-    // Without a listener an 'error' event would throw; a pending request still ends by timeout.
-    this.nl.on('error', () => undefined);
+    this.channel = new NetlinkChannel({ protocol: NETLINK_XFRM, timeoutMs: this.timeoutMs, name: xfrmMsgName, port: 'xfrm', window: options.window });
   }
 
-  // ---- the request core (the same shape as rtnetlink.ts) ----
+  // ---- the request core: netlink-channel.ts, shared with rtnetlink.ts ----
 
   private request(type: number, payload: Uint8Array, flags: number, operation: string): Promise<NetlinkMessage[]> {
-    const run = (): Promise<NetlinkMessage[]> => this.exchange(type, payload, flags, operation);
-    const next = this.queue.then(run, run);
-    this.queue = next.catch(() => undefined);
-    return next;
-  }
-
-  private async exchange(type: number, payload: Uint8Array, flags: number, operation: string): Promise<NetlinkMessage[]> {
-    if (this.closed) {
-      throw new PlatformError({ code: 'socket', errno: Errno.EBADF, syscall: 'sendmsg', operation, detail: 'the xfrm port is closed' });
-    }
-    let replies: NetlinkMessage[];
-    try {
-      // nlmsg_pid 0, as iproute2 sends it: the kernel does not read it, and the package would
-      // otherwise ask the socket for its address on every send.
-      // nlmsg_pid 0, as iproute2 sends it: the kernel does not read it, and the package would
-      // otherwise ask the socket for its address on every send.
-      [replies] = await this.nl.request(type, [payload], { flags, localPort: 0, timeout: this.timeoutMs, checkError: false });
-    } catch (e) {
-      throw xfrmRequestFailure(e, type, operation, this.timeoutMs);
-    }
-    const first = replies[0];
-    if (first && first.type === MessageType.ERROR) {
-      let errno: number;
-      try {
-        errno = -parseError(first.data, first.flags).errno;
-      } catch (e) {
-        throw xfrmMalformed(type, operation, String(e));
-      }
-      if (errno !== 0) throw xfrmError(errno, type, operation);
-      return [];
-    }
-    return replies;
+    return this.channel.request(type, [payload], flags, operation);
   }
 
   // ---- states ----
@@ -188,7 +159,7 @@ export class LinuxXfrm implements XfrmPort {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.nl.close();
+    this.channel.close();
   }
 }
 
@@ -198,12 +169,12 @@ function readerOf(b: Uint8Array): Reader {
 
 /** The kernel refused: errno positive (the NLMSG_ERROR field negated). */
 export function xfrmError(errno: number, type: number, operation: string, detail?: string): PlatformError {
-  return new PlatformError({ code: 'netlink', errno, syscall: xfrmMsgName(type), operation, detail });
+  return refusedError(xfrmMsgName(type), errno, operation, detail);
 }
 
 /** A reply that does not parse: EIO. */
 export function xfrmMalformed(type: number, operation: string, why: string): PlatformError {
-  return new PlatformError({ code: 'netlink', errno: Errno.EIO, syscall: xfrmMsgName(type), operation, detail: `unreadable kernel reply: ${why}` });
+  return malformedError(xfrmMsgName(type), operation, why);
 }
 
 /**
@@ -212,13 +183,5 @@ export function xfrmMalformed(type: number, operation: string, why: string): Pla
  * netlink-errors.ts requestFailure, with XFRM message names.
  */
 export function xfrmRequestFailure(e: unknown, type: number, operation: string, timeoutMs: number): PlatformError {
-  if (e instanceof PlatformError) return e;
-  const x = (typeof e === 'object' && e !== null ? e : {}) as { errno?: unknown; syscall?: unknown; message?: unknown };
-  const message = typeof x.message === 'string' ? x.message : String(e);
-  if (/timeout/i.test(message)) {
-    return new PlatformError({ code: 'timeout', errno: Errno.ETIMEDOUT, syscall: xfrmMsgName(type), operation, detail: `no answer from the kernel within ${timeoutMs} ms` });
-  }
-  const errno = typeof x.errno === 'number' ? Math.abs(x.errno) : Errno.EIO;
-  const syscall = typeof x.syscall === 'string' ? x.syscall : xfrmMsgName(type);
-  return new PlatformError({ code: 'socket', errno, syscall, operation, detail: `netlink socket: ${message}` });
+  return socketFailure(e, xfrmMsgName(type), operation, timeoutMs);
 }

@@ -2,25 +2,25 @@
  * Control-plane cost of the kernel dataplane: LinuxRtnetlink programming N NBMA neighbour entries
  * (overlay 10.0.x.y -> NBMA 198.18.x.y, permanent) on an ip_gre multipoint device and N onlink
  * NHRP routes (192.168.x.y/32 via those overlay addresses, protocol 191), then deleting them all,
- * against a baseline measured in the same run: `ip -batch` doing the same from a file (one
- * process, one request and one ACK per line, like us). Then the XFRM figures (scripts/bench/xfrm.ts)
- * at min(N, 1000), since states and policies go at only tens to hundreds per second in the VM.
+ * three ways (netlink-bench.ts): each call awaited, 64 calls in flight, and the baseline measured
+ * in the same run, `ip -batch` doing the same from a file. Then the XFRM figures
+ * (scripts/bench/xfrm.ts) at min(N, 1000), since states and policies cost more in the VM.
  *
  *   node dist/scripts/bench/kernel-cp.js [N]    (default 10000, at most 65000; as root; ip_gre
  *                                               and esp4 live in the VM:
  *   node dist/scripts/vm/run.js --cpus 2 --mem 2048 -- node dist/scripts/bench/kernel-cp.js)
  *
- * The outer process makes the namespace and re-runs this file inside it (`--inner N`): a netlink
- * socket belongs to the namespace of the process that opens it. Prints figures only; never passes
- * or fails on a time.
+ * The outer process makes the namespace and re-runs this file inside it (`--inner N`). Prints
+ * figures only; never passes or fails on a time.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LinuxRtnetlink } from '../../platform/linux/rtnetlink.js';
 import { RouteProtocol } from '../../platform/netlink-values.js';
+import { measureInNamespace, PIPELINE_DEPTH, printRates, timedAwaited, timedIpBatch, timedPipelined, type Rates, type Timer } from './netlink-bench.js';
 import { benchXfrm } from './xfrm.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -29,11 +29,7 @@ const UNDERLAY = 'kcp0';
 const LOCAL = '203.0.113.1';
 const MAX_N = 65_000;
 const XFRM_MAX = 1000;
-
-export interface Rates {
-  readonly ours: number;
-  readonly ip: number;
-}
+const TAG = 'kernel-cp bench';
 
 export interface KernelCpFigures {
   readonly n: number;
@@ -54,33 +50,9 @@ const ipNeighDel = (i: number) => `neigh del ${overlay(i)} dev ${DEV}`;
 const ipRouteAdd = (i: number) => `route replace ${prefix(i)} via ${overlay(i)} dev ${DEV} onlink proto ${RouteProtocol.NHRP}`;
 const ipRouteDel = (i: number) => `route del ${prefix(i)} dev ${DEV} proto ${RouteProtocol.NHRP}`;
 
-function progress(what: string, n: number, seconds: number): void {
-  process.stderr.write(`kernel-cp bench: ${what}: ${n} in ${seconds.toFixed(2)} s\n`);
-}
-
 function sh(args: string[]): void {
   const r = spawnSync(args[0]!, args.slice(1), { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${args.join(' ')}: ${(r.stderr || r.error?.message || '').trim()}`);
-}
-
-/** n operations through the port, each awaited before the next (as the daemon issues them). */
-async function timed(what: string, n: number, op: (i: number) => Promise<void>): Promise<number> {
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) await op(i);
-  const s = (performance.now() - t0) / 1000;
-  progress(what, n, s);
-  return n / s;
-}
-
-function timedBatch(dir: string, name: string, n: number, line: (i: number) => string): number {
-  const file = join(dir, name);
-  writeFileSync(file, Array.from({ length: n }, (_, i) => line(i)).join('\n') + '\n');
-  const t0 = performance.now();
-  const r = spawnSync('ip', ['-batch', file], { encoding: 'utf8', timeout: 600_000 });
-  const s = (performance.now() - t0) / 1000;
-  if (r.status !== 0) throw new Error(`ip -batch ${name} failed: ${(r.stderr || r.error?.message || '').split('\n')[0]}`);
-  progress(`ip -batch ${name}`, n, s);
-  return n / s;
 }
 
 /** The underlay (a dummy holding 203.0.113.1) and the mGRE device: no remote makes it multipoint. */
@@ -108,31 +80,38 @@ async function inner(n: number): Promise<KernelCpFigures> {
     const have = await count();
     if (have !== want) throw new Error(`${have} ${what} installed, ${want} expected`);
   };
-  try {
-    const nAdd = await timed('LinuxRtnetlink neighbours added', n, (i) =>
-      rt.replaceNeighbour({ dev: DEV, address: overlay(i), lladdr: nbma(i), state: 'permanent' }));
+  const neighAdd = (i: number) => rt.replaceNeighbour({ dev: DEV, address: overlay(i), lladdr: nbma(i), state: 'permanent' });
+  const routeAdd = (i: number) => rt.replaceRoute({ dst: prefix(i), gateway: overlay(i), dev: DEV, onlink: true, protocol: RouteProtocol.NHRP });
+  const routeDel = (i: number) => rt.deleteRoute({ dst: prefix(i), dev: DEV, protocol: RouteProtocol.NHRP });
+  const neighDel = (i: number) => rt.deleteNeighbour(DEV, overlay(i));
+  /** Add neighbours, add routes, delete routes, delete neighbours, checking the kernel after each. */
+  const round = async (timer: Timer): Promise<[number, number, number, number]> => {
+    const nAdd = await timer(TAG, 'LinuxRtnetlink neighbours added', n, neighAdd);
     await expect('neighbours', countNeigh, n);
-    const rAdd = await timed('LinuxRtnetlink routes added', n, (i) =>
-      rt.replaceRoute({ dst: prefix(i), gateway: overlay(i), dev: DEV, onlink: true, protocol: RouteProtocol.NHRP }));
+    const rAdd = await timer(TAG, 'LinuxRtnetlink routes added', n, routeAdd);
     await expect('routes', countRoutes, n);
-    const rDel = await timed('LinuxRtnetlink routes deleted', n, (i) =>
-      rt.deleteRoute({ dst: prefix(i), dev: DEV, protocol: RouteProtocol.NHRP }));
+    const rDel = await timer(TAG, 'LinuxRtnetlink routes deleted', n, routeDel);
     await expect('routes', countRoutes, 0);
-    const nDel = await timed('LinuxRtnetlink neighbours deleted', n, (i) => rt.deleteNeighbour(DEV, overlay(i)));
+    const nDel = await timer(TAG, 'LinuxRtnetlink neighbours deleted', n, neighDel);
     await expect('neighbours', countNeigh, 0);
-
-    const ipNAdd = timedBatch(dir, 'neigh-replace', n, ipNeighAdd);
+    return [nAdd, rAdd, rDel, nDel];
+  };
+  try {
+    const awaited = await round(timedAwaited);
+    const pipelined = await round(timedPipelined);
+    const ipNAdd = timedIpBatch(TAG, dir, 'neigh-replace', n, ipNeighAdd);
     await expect('neighbours (ip)', countNeigh, n);
-    const ipRAdd = timedBatch(dir, 'route-replace', n, ipRouteAdd);
+    const ipRAdd = timedIpBatch(TAG, dir, 'route-replace', n, ipRouteAdd);
     await expect('routes (ip)', countRoutes, n);
-    const ipRDel = timedBatch(dir, 'route-del', n, ipRouteDel);
+    const ipRDel = timedIpBatch(TAG, dir, 'route-del', n, ipRouteDel);
     await expect('routes (ip)', countRoutes, 0);
-    const ipNDel = timedBatch(dir, 'neigh-del', n, ipNeighDel);
+    const ipNDel = timedIpBatch(TAG, dir, 'neigh-del', n, ipNeighDel);
     await expect('neighbours (ip)', countNeigh, 0);
+    const three = (k: number, ip: number): Rates => ({ awaited: awaited[k]!, pipelined: pipelined[k]!, ip });
     return {
       n, kernel: release(),
-      neighbours: { add: { ours: nAdd, ip: ipNAdd }, delete: { ours: nDel, ip: ipNDel } },
-      routes: { add: { ours: rAdd, ip: ipRAdd }, delete: { ours: rDel, ip: ipRDel } },
+      neighbours: { add: three(0, ipNAdd), delete: three(3, ipNDel) },
+      routes: { add: three(1, ipRAdd), delete: three(2, ipRDel) },
     };
   } finally {
     rt.close();
@@ -140,38 +119,24 @@ async function inner(n: number): Promise<KernelCpFigures> {
   }
 }
 
-const rate = (x: number): string => `${Math.round(x).toLocaleString('en-US')}/s`;
-
 function print(f: KernelCpFigures): void {
   console.log(`kernel-cp: ${f.n} neighbours and ${f.n} routes on ip_gre ${DEV} (multipoint, key 100), kernel ${f.kernel}; baseline ip -batch in the same run`);
-  console.log(`${''.padEnd(20)}${'LinuxRtnetlink'.padStart(15)}${'ip -batch'.padStart(12)}${'ratio'.padStart(8)}`);
-  const row = (what: string, r: Rates) =>
-    console.log(`${what.padEnd(20)}${rate(r.ours).padStart(15)}${rate(r.ip).padStart(12)}${(r.ours / r.ip).toFixed(2).padStart(8)}`);
-  row('neighbours added', f.neighbours.add);
-  row('neighbours deleted', f.neighbours.delete);
-  row('routes added', f.routes.add);
-  row('routes deleted', f.routes.delete);
+  printRates('LinuxRtnetlink', [
+    ['neighbours added', f.neighbours.add],
+    ['neighbours deleted', f.neighbours.delete],
+    ['routes added', f.routes.add],
+    ['routes deleted', f.routes.delete],
+  ]);
   console.log('(neighbours: 10.0.x.y lladdr 198.18.x.y permanent; routes: 192.168.x.y/32 via 10.0.x.y onlink proto 191;');
-  console.log(' LinuxRtnetlink: replace/delete, one request at a time, each awaited; ip -batch: one process reading a file; ratio: LinuxRtnetlink / ip -batch)');
+  console.log(` LinuxRtnetlink replace/delete, each call awaited before the next, or ${PIPELINE_DEPTH} calls in flight; ip -batch: one process reading a file)`);
 }
 
 /** Make a namespace, measure inside it, print the figures; the namespace is removed in any case. */
 export async function benchKernelCp(n: number): Promise<KernelCpFigures> {
   if (!Number.isInteger(n) || n < 1 || n > MAX_N) throw new Error(`N must be 1-${MAX_N}, not ${n}`);
-  const ns = `kcpbench-${process.pid}`;
-  const add = spawnSync('ip', ['netns', 'add', ns], { encoding: 'utf8' });
-  if (add.status !== 0) throw new Error(`ip netns add ${ns}: ${add.stderr || add.error?.message} (root needed)`);
-  try {
-    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, SELF, '--inner', String(n)], {
-      encoding: 'utf8', timeout: 1_800_000, maxBuffer: 1 << 20, stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    if (r.status !== 0) throw new Error(`the measurement failed (status ${r.status})${r.error ? `: ${r.error.message}` : ''}`);
-    const f = JSON.parse(r.stdout) as KernelCpFigures;
-    print(f);
-    return f;
-  } finally {
-    spawnSync('ip', ['netns', 'del', ns]);
-  }
+  const f = measureInNamespace<KernelCpFigures>('kcpbench', SELF, n);
+  print(f);
+  return f;
 }
 
 if (process.argv[1] === SELF) {

@@ -1,8 +1,8 @@
 /**
  * XFRM programming speed: LinuxXfrm installing and deleting N ESP states and N policies (GRE
- * host pairs, as KernelEsp installs them) in a fresh network namespace, against a baseline
- * measured in the same run: `ip -batch` doing the same from a file (one process, one request
- * and one ACK per line, like us).
+ * host pairs, as KernelEsp installs them) in a fresh network namespace, three ways
+ * (netlink-bench.ts): each call awaited, 64 calls in flight, and the baseline measured in the
+ * same run, `ip -batch` doing the same from a file.
  *
  *   node dist/scripts/bench/xfrm.js [N]        (default 10000; as root; ESP states need esp4,
  *                                             so run it in the VM:
@@ -11,8 +11,7 @@
  * The outer process makes the namespace and re-runs this file inside it (`--inner N`), since a
  * netlink socket belongs to the namespace of the process that opens it. Prints figures only.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,17 +19,15 @@ import { isPlatformError } from '../../platform/errors.js';
 import { LinuxXfrm } from '../../platform/linux/xfrm.js';
 import type { XfrmPolicySpec, XfrmStateSpec } from '../../platform/ports.js';
 import { GRE_TRANSPORT_PRIORITY, KERNEL_ESP_REQID_MIN } from '../../daemon/kernel-esp.js';
+import { measureInNamespace, PIPELINE_DEPTH, printRates, timedAwaited, timedIpBatch, timedPipelined, type Rates, type Timer } from './netlink-bench.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const LOCAL = '198.18.0.1';
 const KEY = '000102030405060708090a0b0c0d0e0f10111213'; // AES-128 key + 4-byte salt (RFC 4106)
+const TAG = 'xfrm bench';
 
-/** Per-second rates of one operation: LinuxXfrm (each request awaited before the next, as
- * KernelEsp issues them; the port sends one at a time anyway) and ip -batch. */
-export interface XfrmRates {
-  readonly ours: number;
-  readonly ip: number;
-}
+/** Per-second rates of one operation: LinuxXfrm two ways, and ip -batch. */
+export type XfrmRates = Rates;
 
 export interface XfrmBenchFigures {
   readonly n: number;
@@ -64,39 +61,14 @@ const ipPolicyAdd = (i: number) =>
   `xfrm policy add src ${LOCAL}/32 dst ${peer(i)}/32 proto gre dir out priority ${GRE_TRANSPORT_PRIORITY} tmpl src ${LOCAL} dst ${peer(i)} proto esp reqid ${KERNEL_ESP_REQID_MIN + 1} mode transport`;
 const ipPolicyDel = (i: number) => `xfrm policy delete src ${LOCAL}/32 dst ${peer(i)}/32 proto gre dir out`;
 
-/** Progress on stderr (the figures go to stdout at the end). */
-function progress(what: string, n: number, seconds: number): void {
-  process.stderr.write(`xfrm bench: ${what}: ${n} in ${seconds.toFixed(2)} s\n`);
-}
-
-/** n operations through the port, each awaited before the next. */
-async function timed(what: string, n: number, op: (i: number) => Promise<void>): Promise<number> {
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) await op(i);
-  const s = (performance.now() - t0) / 1000;
-  progress(what, n, s);
-  return n / s;
-}
-
 /** Add n, check the kernel has n, delete n, check none is left: the two rates. */
-async function addDelete(what: string, n: number, add: (i: number) => Promise<void>, del: (i: number) => Promise<void>, count: () => Promise<number>): Promise<[number, number]> {
-  const a = await timed(`LinuxXfrm ${what} added`, n, add);
+async function addDelete(timer: Timer, what: string, n: number, add: (i: number) => Promise<void>, del: (i: number) => Promise<void>, count: () => Promise<number>): Promise<[number, number]> {
+  const a = await timer(TAG, `LinuxXfrm ${what} added`, n, add);
   const have = await count();
   if (have !== n) throw new Error(`${have} ${what} installed, ${n} expected`);
-  const d = await timed(`LinuxXfrm ${what} deleted`, n, del);
+  const d = await timer(TAG, `LinuxXfrm ${what} deleted`, n, del);
   if ((await count()) !== 0) throw new Error('left after deleting');
   return [a, d];
-}
-
-function timedBatch(dir: string, name: string, n: number, line: (i: number) => string): number {
-  const file = join(dir, name);
-  writeFileSync(file, Array.from({ length: n }, (_, i) => line(i)).join('\n') + '\n');
-  const t0 = performance.now();
-  const r = spawnSync('ip', ['-batch', file], { encoding: 'utf8', timeout: 600_000 });
-  const s = (performance.now() - t0) / 1000;
-  if (r.status !== 0) throw new Error(`ip -batch ${name} failed: ${(r.stderr || r.error?.message || '').split('\n')[0]}`);
-  progress(`ip -batch ${name}`, n, s);
-  return n / s;
 }
 
 /** Inside the namespace: the measurements, as JSON on stdout. */
@@ -118,22 +90,24 @@ async function inner(n: number): Promise<XfrmBenchFigures> {
       const addS = (i: number) => x.addState(stateSpec(i));
       const delS = (i: number) => x.deleteState({ dst: peer(i), spi: spi(i) });
       const countS = async () => (await x.states()).length;
-      const [add, del] = await addDelete('states', n, addS, delS, countS);
-      const ipAdd = timedBatch(dir, 'states-add', n, ipStateAdd);
-      const ipDel = timedBatch(dir, 'states-del', n, ipStateDel);
-      states = { add: { ours: add, ip: ipAdd }, delete: { ours: del, ip: ipDel } };
+      const [add, del] = await addDelete(timedAwaited, 'states', n, addS, delS, countS);
+      const [pAdd, pDel] = await addDelete(timedPipelined, 'states', n, addS, delS, countS);
+      const ipAdd = timedIpBatch(TAG, dir, 'states-add', n, ipStateAdd);
+      const ipDel = timedIpBatch(TAG, dir, 'states-del', n, ipStateDel);
+      states = { add: { awaited: add, pipelined: pAdd, ip: ipAdd }, delete: { awaited: del, pipelined: pDel, ip: ipDel } };
     }
     const addP = (i: number) => x.addPolicy(policySpec(i));
     const delP = (i: number) => x.deletePolicy(policySpec(i));
     const countP = async () => (await x.policies()).length;
-    const [add, del] = await addDelete('policies', n, addP, delP, countP);
-    const ipAdd = timedBatch(dir, 'policies-add', n, ipPolicyAdd);
-    const ipDel = timedBatch(dir, 'policies-del', n, ipPolicyDel);
+    const [add, del] = await addDelete(timedAwaited, 'policies', n, addP, delP, countP);
+    const [pAdd, pDel] = await addDelete(timedPipelined, 'policies', n, addP, delP, countP);
+    const ipAdd = timedIpBatch(TAG, dir, 'policies-add', n, ipPolicyAdd);
+    const ipDel = timedIpBatch(TAG, dir, 'policies-del', n, ipPolicyDel);
     return {
       n, kernel: release(),
       ...(states ? { states } : {}),
       ...(statesError !== undefined ? { statesError } : {}),
-      policies: { add: { ours: add, ip: ipAdd }, delete: { ours: del, ip: ipDel } },
+      policies: { add: { awaited: add, pipelined: pAdd, ip: ipAdd }, delete: { awaited: del, pipelined: pDel, ip: ipDel } },
     };
   } finally {
     x.close();
@@ -141,20 +115,14 @@ async function inner(n: number): Promise<XfrmBenchFigures> {
   }
 }
 
-const rate = (x: number): string => `${Math.round(x).toLocaleString('en-US')}/s`;
-
 function print(f: XfrmBenchFigures): void {
   console.log(`xfrm: ${f.n} states and ${f.n} policies, kernel ${f.kernel}; baseline ip -batch in the same run`);
-  console.log(`${''.padEnd(18)}${'LinuxXfrm'.padStart(12)}${'ip -batch'.padStart(12)}${'ratio'.padStart(8)}`);
-  const row = (what: string, r: XfrmRates) =>
-    console.log(`${what.padEnd(18)}${rate(r.ours).padStart(12)}${rate(r.ip).padStart(12)}${(r.ours / r.ip).toFixed(2).padStart(8)}`);
-  if (f.states) {
-    row('states added', f.states.add);
-    row('states deleted', f.states.delete);
-  }
-  row('policies added', f.policies.add);
-  row('policies deleted', f.policies.delete);
-  console.log('(LinuxXfrm: one request at a time, each awaited; ip -batch: one process reading a file; ratio: LinuxXfrm / ip -batch)');
+  printRates('LinuxXfrm', [
+    ...(f.states ? [['states added', f.states.add], ['states deleted', f.states.delete]] as const : []),
+    ['policies added', f.policies.add],
+    ['policies deleted', f.policies.delete],
+  ]);
+  console.log(`(LinuxXfrm: each call awaited before the next, or ${PIPELINE_DEPTH} calls in flight; ip -batch: one process reading a file)`);
   if (f.statesError !== undefined) {
     console.error(`xfrm bench: this kernel refused ESP states, so there are no state figures: ${f.statesError}`);
     console.error('xfrm bench: run it where esp4 exists, e.g. node dist/scripts/vm/run.js -- node dist/scripts/bench/xfrm.js');
@@ -164,20 +132,9 @@ function print(f: XfrmBenchFigures): void {
 /** Make a namespace, measure inside it, print the figures; the namespace is removed in any case. */
 export async function benchXfrm(n: number): Promise<XfrmBenchFigures> {
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`N must be 1-65535, not ${n}`);
-  const ns = `xfrmbench-${process.pid}`;
-  const add = spawnSync('ip', ['netns', 'add', ns], { encoding: 'utf8' });
-  if (add.status !== 0) throw new Error(`ip netns add ${ns}: ${add.stderr || add.error?.message} (root needed)`);
-  try {
-    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, SELF, '--inner', String(n)], {
-      encoding: 'utf8', timeout: 1_800_000, maxBuffer: 1 << 20, stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    if (r.status !== 0) throw new Error(`the measurement failed (status ${r.status})${r.error ? `: ${r.error.message}` : ''}`);
-    const f = JSON.parse(r.stdout) as XfrmBenchFigures;
-    print(f);
-    return f;
-  } finally {
-    spawnSync('ip', ['netns', 'del', ns]);
-  }
+  const f = measureInNamespace<XfrmBenchFigures>('xfrmbench', SELF, n);
+  print(f);
+  return f;
 }
 
 if (process.argv[1] === SELF) {

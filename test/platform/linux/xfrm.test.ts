@@ -52,7 +52,7 @@ test('xfrm: a closed port refuses with code socket; bad arguments never reach th
 
 // ---- the kernel, in a namespace ----
 
-function run(ns: string, phase: 'install' | 'list' | 'teardown'): unknown {
+function run(ns: string, phase: 'install' | 'list' | 'teardown' | 'pipeline'): unknown {
   const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, RUN, phase], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, `xfrm-run ${phase}: ${r.stderr}`);
   return JSON.parse(r.stdout);
@@ -114,6 +114,24 @@ test('xfrm: the scenario on this kernel equals the fake\'s, and iproute2 reads w
     assert.deepEqual(teardown, plain(await teardownPhase(fake)), 'teardown: kernel and fake agree step by step');
     assert.equal(ip(ns, 'xfrm', 'policy').trim(), '', 'nothing left');
     assert.equal(ip(ns, 'xfrm', 'state').trim(), '');
+  } finally {
+    spawnSync('ip', ['netns', 'del', ns]);
+  }
+});
+
+test('xfrm: policies added and deleted with every request in flight together keep their own outcomes', { ...asRoot, timeout: 120_000 }, () => {
+  const ns = `xfrmp-${process.pid}`;
+  spawnSync('ip', ['netns', 'del', ns]);
+  assert.equal(spawnSync('ip', ['netns', 'add', ns]).status, 0);
+  try {
+    const t = run(ns, 'pipeline') as { adds: string[]; listed: number; deletes: string[]; left: number };
+    assert.deepEqual(t.adds.slice(0, 40), Array(40).fill('ok'));
+    assert.equal(t.adds[40], 'EEXIST: adding xfrm policy out 203.0.113.1/32->198.19.0.4/32 proto gre: File exists (EEXIST)', 'the duplicate fails alone, naming itself');
+    assert.equal(t.listed, 40);
+    assert.deepEqual(t.deletes.slice(0, 40), Array(40).fill('ok'));
+    assert.match(t.deletes[40]!, /^ENOENT: deleting xfrm policy out 203\.0\.113\.1\/32->198\.19\.0\.41\/32 proto gre: /);
+    assert.equal(t.left, 0);
+    assert.equal(ip(ns, 'xfrm', 'policy').trim(), '');
   } finally {
     spawnSync('ip', ['netns', 'del', ns]);
   }
