@@ -23,7 +23,8 @@
         "src/esp_udp.cc",
         "src/offload.cc",
         "src/offload_ops.cc",
-        "src/tun_io.cc"
+        "src/tun_io.cc",
+        "src/udp_encap.cc"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-pthread"],

@@ -48,6 +48,22 @@ export interface RawPacketStats {
   readonly txFull: number;
   readonly txErrors: number;
 }
+/** Opaque handle to the kernel dataplane's UDP-encapsulation socket (udp_encap.cc). */
+export interface NativeUdpEncapHandle {
+  readonly __brand: 'dmvpn-udpencap';
+}
+/** Counters of one UDP-encapsulation socket. */
+export interface RawUdpEncapStats {
+  readonly ikeRx: number;
+  readonly ikeTx: number;
+  readonly keepaliveRx: number;
+  readonly keepaliveTx: number;
+  readonly rxShort: number;
+  readonly rxOther: number;
+  readonly rxTruncated: number;
+  readonly txFull: number;
+  readonly txErrors: number;
+}
 /** Opaque handle to a benchmark flood thread. */
 export interface NativeFloodHandle {
   readonly __brand: 'dmvpn-flood';
@@ -174,6 +190,15 @@ export interface NativeBinding {
   packetStats(h: NativePacketHandle): RawPacketStats;
   packetState(h: NativePacketHandle): 'up' | 'down' | 'closed';
   packetClose(h: NativePacketHandle): void;
+  udpEncapOpen(
+    local: number, port: number, device: string | undefined,
+    onIke: (message: Uint8Array, src: number, srcPort: number) => void,
+    onError: ((err: Error & { readonly code: string; readonly errno: number; readonly syscall: string }) => void) | undefined,
+  ): { handle: NativeUdpEncapHandle; port: number };
+  udpEncapSendIke(h: NativeUdpEncapHandle, dst: number, dstPort: number, message: Uint8Array): boolean;
+  udpEncapSendKeepalive(h: NativeUdpEncapHandle, dst: number, dstPort: number): boolean;
+  udpEncapStats(h: NativeUdpEncapHandle): RawUdpEncapStats;
+  udpEncapClose(h: NativeUdpEncapHandle): void;
   openEspSocket(local: number, device: string | undefined, sndbuf: number | undefined, rcvbuf: number | undefined): number;
   espAttach(h: NativeHandle, espFd: number): void;
   espSetOutbound(h: NativeHandle, nbma: number, sa: RawSa): void;
@@ -253,6 +278,7 @@ const FUNCTIONS: readonly (keyof NativeBinding)[] = [
   'tunOffload', 'offloadSplit', 'offloadMerge',
   'openUdpEncapSocket', 'espUdpAttach', 'espSendIke', 'espSendNatKeepalive',
   'packetOpen', 'packetSend', 'packetSendMany', 'packetStats', 'packetState', 'packetClose',
+  'udpEncapOpen', 'udpEncapSendIke', 'udpEncapSendKeepalive', 'udpEncapStats', 'udpEncapClose',
 ];
 
 /** The addon is missing or is not the one this facade was written for. */

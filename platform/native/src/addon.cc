@@ -395,6 +395,7 @@ napi_value rawInit(napi_env env, napi_value exports);     // rawsock.cc
 napi_value packetInit(napi_env env, napi_value exports);  // packet_socket.cc
 napi_value espInit(napi_env env, napi_value exports);     // esp_ops.cc
 napi_value offloadInit(napi_env env, napi_value exports); // offload_ops.cc
+napi_value udpEncapInit(napi_env env, napi_value exports); // udp_encap.cc
 
 void defineFunction(napi_env env, napi_value exports, const char* name, napi_callback cb) {
   napi_value fn;
@@ -421,6 +422,7 @@ napi_value Init(napi_env env, napi_value exports) {
   packetInit(env, exports);
   benchInit(env, exports);
   offloadInit(env, exports);
+  udpEncapInit(env, exports);
   if (!espInit(env, exports)) return nullptr;  // OpenSSL mismatch: the load fails with a clear error
   return exports;
 }
