@@ -17,11 +17,12 @@
  * - Phase 3 on a hub: a rate-limited nftables rule logs packets forwarded from
  *   the tunnel back into it; each becomes a Traffic Indication to the sender.
  * - Tunnel protection: IKE's child SAs become xfrm states and policies
- *   (daemon/kernel-esp.ts).
+ *   (daemon/kernel-esp.ts). NAT-T: IKE on UDP 4500 goes through a UDP_ENCAP socket of ours, and
+ *   a NATed peer's states carry UDP encapsulation (daemon/kernel-natt.ts).
  * - Recovery: when the device disappears under us it is re-created with its
  *   address, neighbours, taps and sockets, and the router re-installs the routes.
  */
-import { ipv4Bytes, ipv4ToString } from '../protocols/wire/index.js';
+import { internetChecksum, ipv4Bytes, ipv4ToString } from '../protocols/wire/index.js';
 import { GreProto } from '../protocols/gre/wire.js';
 import { PacketSocket } from '../platform/native/packet-socket.js';
 import { RawIpSocket } from '../platform/native/raw-socket.js';
@@ -33,12 +34,20 @@ import { RouteProtocol } from '../platform/netlink-values.js';
 import { networkOf } from '../protocols/nhrp/cache.js';
 import { NflogListener, nbmaSourceOf, tapGroups, type NflogPacket } from '../platform/linux/nflog.js';
 import { TunnelTaps, type TapsStatus } from '../platform/linux/nftables.js';
+import { TxTotals } from '../platform/linux/nft-usage.js';
 import type { TunnelInterfaceConfig } from './config/model.js';
 import type { Logger } from './log.js';
-import { KernelEsp, removeLeftoverEsp } from './kernel-esp.js';
+import { KernelEsp, removeLeftoverEsp, SEQ_RATE_BOUND } from './kernel-esp.js';
+import { EncapBook, KernelNatt } from './kernel-natt.js';
 import type { DataplanePeer, DataplaneSink, TunnelDataplane } from './dataplane.js';
 
 const IPPROTO_ESP = 50;
+
+/** KernelEsp's counters under the names `show dataplane` prints (states and policies re-installed after removal under us). */
+function espCounters(esp: KernelEsp): Record<string, number> {
+  const c = esp.counters();
+  return { espKernelFailures: c.failures, espStatesReinstalled: c.statesReinstalled, espPoliciesReinstalled: c.policiesReinstalled };
+}
 
 /** The dataplane's names of an xfrm state's algorithms (the kernel's names, read back). */
 function suiteOf(s: XfrmState): { cipher: EspCipher; integrity?: EspIntegrity } {
@@ -52,10 +61,34 @@ const AUTH_NAMES: Readonly<Record<string, EspIntegrity>> = {
   'hmac(sha1)': 'hmac-sha1-96', 'hmac(sha256)': 'hmac-sha256-128', 'hmac(sha384)': 'hmac-sha384-192', 'hmac(sha512)': 'hmac-sha512-256',
 };
 
+/**
+ * The redirect tap sees a forwarded datagram after ip_forward decremented its TTL; the Traffic
+ * Indication carries it as it arrived (as IOS and the userspace dataplane send it), so put the
+ * hop back: TTL + 1 and the header checksum recomputed.
+ */
+function asReceived(datagram: Uint8Array): Uint8Array {
+  const ihl = (datagram[0] & 0x0f) * 4;
+  if (datagram.length < 20 || ihl < 20 || datagram.length < ihl || datagram[8] === 255) return datagram;
+  const d = datagram.slice();
+  d[8] += 1;
+  d[10] = 0;
+  d[11] = 0;
+  const ck = internetChecksum(d, 0, ihl);
+  d[10] = ck >> 8;
+  d[11] = ck & 0xff;
+  return d;
+}
+
 /** Ethertype of IPv4 frames on the packet socket (multicast copies, RFC 894's value). */
 const ETH_P_IP = 0x0800;
 /** Cisco's default tunnel TTL. */
 const TUNNEL_TTL = 255;
+/**
+ * IFLA_GRE_TOS 1 is ip_gre's "inherit": the outer ToS is the inner IPv4 datagram's (0 for NHRP),
+ * Cisco's `tunnel tos` default and what the userspace dataplane does. (A fixed 0 cleared EIGRP's
+ * 0xc0 and a host's DSCP on the wire; found by comparing both dataplanes' captures.)
+ */
+const TUNNEL_TOS_INHERIT = 1;
 /** Groups the handed-up protocol listens on (EIGRP: 224.0.0.10, RFC 7868 section 5.3). */
 const HANDUP_GROUPS: Readonly<Record<number, readonly string[]>> = { 88: ['224.0.0.10'] };
 /** Re-creation attempts after the device vanished, and the pause between them. */
@@ -63,6 +96,12 @@ const RECOVERY_ATTEMPTS = 5;
 const RECOVERY_PAUSE_MS = 500;
 /** How often the nftables taps are checked (someone may flush the ruleset). */
 const AUDIT_INTERVAL_MS = 30_000;
+/**
+ * How often the per-next-hop transmit counters are read (while NHRP holds dynamic mappings): the
+ * tunnel polls peers() at the same pace, so a shortcut's use is seen within two periods, well
+ * inside the refresh lead of any holding time above 30 s (protocols/nhrp/shortcut.ts).
+ */
+const USAGE_READ_MS = 5000;
 
 export interface KernelDataplaneOptions {
   readonly cfg: TunnelInterfaceConfig;
@@ -95,6 +134,8 @@ export interface KernelDataplaneOptions {
    * meets the route without the NBMA address.
    */
   readonly enqueue: (op: () => Promise<void>, what: string) => Promise<void>;
+  /** The nft command line prefix (default ["nft"]); tests run it in a namespace. */
+  readonly nft?: readonly string[];
 }
 
 type Counter = 'nhrpIn' | 'nhrpOut' | 'nhrpSendFailures' | 'innerOut' | 'innerSendFailures' | 'multicastTapped' | 'multicastCopies'
@@ -111,12 +152,21 @@ export class KernelDataplane implements TunnelDataplane {
   private taps: TunnelTaps | undefined;
   private watch: Subscription | undefined;
   private esp: KernelEsp | undefined;
+  /** Tunnel protection: UDP 4500 (NAT-T) and the SAs' UDP encapsulation (daemon/kernel-natt.ts). */
+  private natt: KernelNatt | undefined;
+  private readonly encaps = new EncapBook();
   private recovering = false;
   private taps_: TapsStatus | undefined;
   private espStats: SaStats | undefined;
+  private espStatsAt = 0;
   private auditTimer: NodeJS.Timeout | undefined;
   private neighbourQueue: Promise<void> = Promise.resolve();
   private readonly peerMap = new Map<string, { nbma: string; permanent: boolean }>();
+  /** What left the device per route next hop (the nftables usage set): the shortcuts' usage signal. */
+  private readonly usage = new TxTotals();
+  private usageTimer: NodeJS.Timeout | undefined;
+  private usageReading: Promise<void> | undefined;
+  private readonly usageCounters = { usageReads: 0, usageReadFailures: 0 };
   private multicast: Uint8Array[] = [];
   private readonly counters: Record<Counter, number> = {
     nhrpIn: 0, nhrpOut: 0, nhrpSendFailures: 0, innerOut: 0, innerSendFailures: 0, multicastTapped: 0, multicastCopies: 0,
@@ -144,6 +194,11 @@ export class KernelDataplane implements TunnelDataplane {
       const left = await removeLeftoverEsp(this.o.xfrm());
       if (left.states || left.policies) this.o.log.warn({ tunnel: this.name, ...left }, 'removed xfrm states and policies left by an earlier run');
       this.esp = new KernelEsp(this.o.xfrm(), this.o.nbma, this.o.log);
+      this.natt = new KernelNatt({
+        local: this.o.nbma, ...(this.o.underlay ? { device: this.o.underlay } : {}), log: this.o.log,
+        onIke: (src, srcPort, message) => this.sink?.ike?.(src, srcPort, message),
+      });
+      this.natt.open();
     }
     this.nflog = new NflogListener({
       groups: [this.groups.multicast, ...(this.o.redirect ? [this.groups.redirect] : [])],
@@ -155,6 +210,15 @@ export class KernelDataplane implements TunnelDataplane {
     this.watch = this.o.rtnl.watchLinks((ev) => this.onLinkEvent(ev));
     this.auditTimer = setInterval(() => void this.audit().catch((e: Error) => this.o.log.warn({ tunnel: this.name, err: e.message }, 'tap audit failed')), AUDIT_INTERVAL_MS);
     this.auditTimer.unref();
+    // Only dynamic mappings expire and need a usage signal; a spoke with just its NHS reads nothing.
+    this.usageTimer = setInterval(() => {
+      for (const m of this.peerMap.values()) {
+        if (m.permanent) continue;
+        void this.readUsage();
+        return;
+      }
+    }, USAGE_READ_MS);
+    this.usageTimer.unref();
     this.o.log.info({ tunnel: c.name, nbma: this.o.nbma, dataplane: 'kernel', key: c.tunnelKey, created: this.created },
       `${c.name} up on the kernel dataplane (ip_gre multipoint device${this.created ? ', created' : ', adopted'})`);
   }
@@ -163,9 +227,11 @@ export class KernelDataplane implements TunnelDataplane {
     if (this.stopped) return;
     this.stopped = true;
     if (this.auditTimer) clearInterval(this.auditTimer);
+    if (this.usageTimer) clearInterval(this.usageTimer);
     this.watch?.close();
     this.nhrpSocket?.close();
     this.innerSocket?.close();
+    this.natt?.close();
     await this.neighbourQueue;
     await this.esp?.close().catch((e: Error) => this.o.log.warn({ tunnel: this.name, err: e.message }, 'removing xfrm states failed'));
     await this.taps?.remove().catch((e: Error) => this.o.log.warn({ tunnel: this.name, err: e.message }, 'removing the nftables taps failed'));
@@ -194,7 +260,7 @@ export class KernelDataplane implements TunnelDataplane {
     }
     if (!link) {
       link = await rtnl.createLink({
-        kind: 'gre', name: this.name, local: this.o.nbma, ttl: TUNNEL_TTL, pmtudisc: true,
+        kind: 'gre', name: this.name, local: this.o.nbma, ttl: TUNNEL_TTL, tos: TUNNEL_TOS_INHERIT, pmtudisc: true,
         ...(c.tunnelKey !== undefined ? { key: c.tunnelKey } : {}),
         ...(this.o.underlay ? { underlay: this.o.underlay } : {}),
       });
@@ -225,16 +291,22 @@ export class KernelDataplane implements TunnelDataplane {
     // The kernel sends a redirect when conf/all OR conf/<dev> allows it: the per-device 0 alone does not stop them.
     writeSysctl('net/ipv4/conf/all/send_redirects', '0', log);
     writeSysctl(`net/ipv4/conf/${this.name}/accept_redirects`, '0', log);
+    // Joining 224.0.0.10 on the tunnel made the kernel send IGMP reports, which the multicast tap
+    // then copied to every NBMA peer; IOS sends none over the tunnel (link-local groups need none).
+    writeSysctl('net/ipv4/igmp_link_local_mcast_reports', '0', log);
   }
 
   private async installTaps(): Promise<void> {
-    this.taps ??= new TunnelTaps(this.name);
+    this.taps ??= new TunnelTaps(this.name, this.o.nft ? { nft: this.o.nft } : {});
     await this.taps.install({
       device: this.name,
       multicastGroup: this.groups.multicast,
+      txUsage: true,
       ...(this.o.redirect ? { redirectGroup: this.groups.redirect } : {}),
       ...(this.o.cfg.tcpAdjustMss ? { mssClamp: this.o.cfg.tcpAdjustMss } : {}),
     });
+    // A new table: the usage set's counters start from zero.
+    this.usage.restart();
   }
 
   private openSockets(): void {
@@ -284,7 +356,7 @@ export class KernelDataplane implements TunnelDataplane {
         this.counters.redirectsUnattributed++;
         return;
       }
-      this.sink?.redirect(p.payload, nbma);
+      this.sink?.redirect(asReceived(p.payload), nbma);
     }
   }
 
@@ -339,6 +411,12 @@ export class KernelDataplane implements TunnelDataplane {
   }
 
   sendNhrp(nbma: string, bytes: Uint8Array): boolean {
+    // A protected peer's packet waits for its outbound policy: sent before it, it leaves in the clear.
+    const ready = this.esp?.outboundPolicyReady(nbma);
+    if (ready) {
+      void ready.then((ok) => ok && !this.stopped && this.sendNhrp(nbma, bytes));
+      return true;
+    }
     let ok = false;
     try {
       ok = this.nhrpSocket?.send(ipv4Bytes(nbma), bytes) ?? false;
@@ -431,7 +509,34 @@ export class KernelDataplane implements TunnelDataplane {
   routeChanged(): void {}
 
   peers(): readonly DataplanePeer[] {
-    return [...this.peerMap].map(([overlay, m]) => ({ overlay, nbma: m.nbma }));
+    return [...this.peerMap].map(([overlay, m]) => {
+      const tx = this.usage.get(overlay);
+      return { overlay, nbma: m.nbma, txPackets: tx?.packets ?? 0, txBytes: tx?.bytes ?? 0 };
+    });
+  }
+
+  /**
+   * Read the transmit counters per next hop from the usage set now (the timer does it every
+   * USAGE_READ_MS): peers() then reports them as txPackets/txBytes, totals that only grow,
+   * which the tunnel turns into NHRP's "used" marks as it does the userspace dataplane's.
+   */
+  async readUsage(): Promise<void> {
+    if (this.stopped || this.recovering) return;
+    if (this.usageReading) return this.usageReading;
+    const taps = (this.taps ??= new TunnelTaps(this.name, this.o.nft ? { nft: this.o.nft } : {}));
+    this.usageReading = (async () => {
+      try {
+        const elements = await taps.usage();
+        this.usageCounters.usageReads++;
+        if (elements) this.usage.update(elements);
+      } catch (e) {
+        this.usageCounters.usageReadFailures++;
+        this.o.log.debug({ tunnel: this.name, err: (e as Error).message }, 'reading the nftables usage set failed');
+      } finally {
+        this.usageReading = undefined;
+      }
+    })();
+    return this.usageReading;
   }
 
   /** Neighbour programming settles (tests and `show` after a burst). */
@@ -442,8 +547,9 @@ export class KernelDataplane implements TunnelDataplane {
   /** The nftables counters (read with nft, so only when asked). */
   async refresh(): Promise<void> {
     if (this.stopped || !this.taps) return;
+    await this.readUsage();
     this.taps_ = await this.taps.status().catch(() => this.taps_);
-    if (this.esp) this.espStats = await this.readEspStats(this.esp).catch(() => this.espStats);
+    if (this.esp) [this.espStats, this.espStatsAt] = await this.readEspStats(this.esp).then((st) => [st, Date.now()] as const, () => [this.espStats, this.espStatsAt] as const);
   }
 
   /** The xfrm states this tunnel installed, with the kernel's counters, as `show crypto ipsec sa` wants them. */
@@ -453,7 +559,8 @@ export class KernelDataplane implements TunnelDataplane {
     const mine = (await this.o.xfrm().states()).filter((s) => s.proto === IPPROTO_ESP && reqids.has(s.reqid));
     const local = this.o.nbma;
     return {
-      outbound: mine.filter((s) => s.src === local).map((s) => ({ ...suiteOf(s), spi: s.spi, esn: s.esn, packets: s.packets, bytes: s.bytes, nbma: s.dst, seq: s.oseq }))
+      outbound: mine.filter((s) => s.src === local).map((s) => ({ ...suiteOf(s), spi: s.spi, esn: s.esn, packets: s.packets, bytes: s.bytes, nbma: s.dst, seq: s.oseq,
+        ...(s.encap ? { encap: { srcPort: s.encap.sport, dstPort: s.encap.dport } } : {}) }))
         .sort((a, b) => a.spi - b.spi),
       inbound: mine.filter((s) => s.dst === local).map((s) => ({
         ...suiteOf(s), spi: s.spi, esn: s.esn, packets: s.packets, bytes: s.bytes, seq: s.seq, replayDrops: s.replayDrops, authFailures: s.integrityFailures,
@@ -466,8 +573,9 @@ export class KernelDataplane implements TunnelDataplane {
   stats(): Readonly<Record<string, number>> {
     const s = this.nhrpSocket?.stats();
     const t = this.taps_;
-    return { ...this.counters, ...(t?.mssClamped ? { mssClamped: t.mssClamped.packets } : {}), ...(t?.multicast ? { multicastRuleHits: t.multicast.packets } : {}),
-      ...(t?.redirect ? { redirectRuleHits: t.redirect.packets } : {}), ...(s ? { packetSocketRx: s.rxPackets, packetSocketTx: s.txPackets, packetSocketTxErrors: s.txErrors, packetSocketRxDrops: s.rxDrops } : {}), ...(this.nflog ? { nflogDrops: this.nflog.drops } : {}) };
+    return { ...this.counters, ...this.usageCounters, ...(t?.mssClamped ? { mssClamped: t.mssClamped.packets } : {}), ...(t?.multicast ? { multicastRuleHits: t.multicast.packets } : {}),
+      ...(t?.redirect ? { redirectRuleHits: t.redirect.packets } : {}), ...(s ? { packetSocketRx: s.rxPackets, packetSocketTx: s.txPackets, packetSocketTxErrors: s.txErrors, packetSocketRxDrops: s.rxDrops } : {}), ...(this.nflog ? { nflogDrops: this.nflog.drops } : {}),
+      ...(this.esp ? espCounters(this.esp) : {}), ...this.natt?.counters() };
   }
 
   saStats(): SaStats | undefined {
@@ -475,7 +583,18 @@ export class KernelDataplane implements TunnelDataplane {
   }
 
   setOutboundSa(nbma: string, sa: EspSa): void {
-    this.esp?.setOutboundSa(nbma, sa);
+    if (!this.esp) return;
+    const { encap, reinstall } = this.encaps.outboundSa(nbma, sa);
+    // The same SPI again: the IKE runtime moves the SA to a NAT's new port, past the sequence
+    // number it read in saStats(). That was read at the last `show`; the kernel may have sent
+    // many since: skip as many as it could have (AES-GCM must never repeat a nonce, RFC 4106).
+    if (this.esp.peerList().some((p) => p.nbma === nbma && p.outSpi === sa.spi)) {
+      const since = this.espStatsAt ? Math.max(0, Date.now() - this.espStatsAt) : 0;
+      const seq = (sa.seq ?? 0) + Math.ceil((since / 1000) * SEQ_RATE_BOUND);
+      sa = { ...sa, seq: sa.esn ? seq : Math.min(seq, 0xffff_ffff) };
+    }
+    this.esp.setOutboundSa(nbma, sa, encap);
+    for (const i of reinstall) this.esp.setInboundSa(i.spi, i.sa, i.peer, i.encap);
   }
 
   deleteOutboundSa(nbma: string): boolean {
@@ -483,10 +602,21 @@ export class KernelDataplane implements TunnelDataplane {
   }
 
   setInboundSa(spi: number, sa: EspSaKeys, peer: string): void {
-    this.esp?.setInboundSa(spi, sa, peer);
+    if (this.esp) this.esp.setInboundSa(spi, sa, peer, this.encaps.inboundSa(spi, sa, peer));
+  }
+
+  /** NAT-T: IKE to dst:dstPort from UDP 4500, behind the non-ESP marker (added here). */
+  sendIke(dst: string, dstPort: number, payload: Uint8Array): boolean {
+    return this.natt?.sendIke(dst, dstPort, payload) ?? false;
+  }
+
+  /** NAT-T: a keepalive from UDP 4500 (RFC 3948 section 2.3). */
+  sendNatKeepalive(dst: string, dstPort: number): boolean {
+    return this.natt?.sendNatKeepalive(dst, dstPort) ?? false;
   }
 
   deleteInboundSa(spi: number): boolean {
+    this.encaps.deleteInbound(spi);
     return this.esp?.deleteInboundSa(spi) ?? false;
   }
 

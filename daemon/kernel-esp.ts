@@ -21,6 +21,14 @@
  * a time. Failures are logged and counted, never thrown at the IKE engine; wrong key material is
  * thrown at once (a bug, not a kernel condition). settled() resolves when the queue is empty.
  *
+ * Recovery: someone may remove our states or policies under us (`ip xfrm state flush`, another IKE
+ * daemon's flush). audit(), every ESP_AUDIT_INTERVAL_MS, reads the SAD and SPD and re-installs what
+ * the kernel had confirmed and no longer has, with a warning naming the SA (peer, SPI, direction)
+ * and a count (statesReinstalled, policiesReinstalled). A re-installed outbound state skips ahead
+ * in sequence numbers past any it may have used since the last read: a receiver's replay window
+ * would drop the repeats, and with AES-GCM a repeated sequence number is a repeated nonce under
+ * one key (RFC 4106 section 3.1). A re-installed inbound state starts a fresh replay window.
+ *
  * What is ours: reqids in KERNEL_ESP_OWNER's range and policies at GRE_TRANSPORT_PRIORITY, so
  * removeLeftoverEsp() after a crash and close() never touch another IKE daemon's entries.
  * Tunnels sharing an NBMA source need one KernelEsp between them (IOS: `tunnel protection ...
@@ -55,6 +63,23 @@ export const KERNEL_ESP_OWNER: XfrmOwner = { reqidMin: KERNEL_ESP_REQID_MIN, req
  * per-CPU crypto at high rates, for 128 bytes of bitmap per SA.
  */
 export const INBOUND_REPLAY_WINDOW = 1024;
+
+/**
+ * How often audit() looks for states and policies removed under us: one SAD and one SPD dump. A
+ * removed inbound state drops the peer's traffic, a removed outbound state ours, until then; a
+ * removed policy lets GRE to the peer leave in the clear, so this stays short.
+ */
+export const ESP_AUDIT_INTERVAL_MS = 5000;
+
+/** Sequence numbers a re-installed outbound state skips at least (ipsec.ts skips as many when it moves an SA). */
+export const REINSTALL_SEQ_GAP = 1 << 16;
+/**
+ * Packets per second one outbound SA may have sent since its sequence number was last read: above
+ * what kernel ESP pushes through one SA on one core. The skip grows with the time since that read.
+ */
+export const SEQ_RATE_BOUND = 1 << 21;
+/** The last sequence number of an SA without extended sequence numbers (RFC 4303 section 3.3.3). */
+const SEQ_MAX_32 = 0xffff_ffff;
 
 /** ESP in UDP (RFC 3948): the UDP ports of the packets the SA carries (source, destination). */
 export interface EspEncap {
@@ -142,6 +167,32 @@ const sharedReqids = new ReqidPool();
 export interface KernelEspOptions {
   /** Default: one pool for the whole process. */
   readonly reqids?: ReqidPool;
+  /** How often audit() runs by itself; 0: only when called. Default ESP_AUDIT_INTERVAL_MS. */
+  readonly auditIntervalMs?: number;
+  /** The clock (ms) for the sequence-number skip of a re-installed outbound state. Default Date.now. */
+  readonly now?: () => number;
+}
+
+/** A state we asked the kernel for, and what it needs to be installed again. */
+interface Installed {
+  readonly peer: string;
+  readonly dir: 'inbound' | 'outbound';
+  spec: XfrmStateSpec;
+  /** The kernel took it: from then on, its absence means it was removed under us. */
+  confirmed: boolean;
+  /** Outbound: the highest sequence number known used, and when it was read (ms). */
+  oseq: number;
+  seenAt: number;
+}
+
+/** What KernelEsp counts (they show in `show dataplane` and `show crypto ipsec sa --json`). */
+export interface KernelEspCounters {
+  /** Kernel requests that failed (each is logged at error level). */
+  readonly failures: number;
+  /** States found removed under us and installed again. */
+  readonly statesReinstalled: number;
+  /** Policies found removed (or replaced by one without our reqid) and installed again. */
+  readonly policiesReinstalled: number;
 }
 
 interface Peer {
@@ -150,6 +201,8 @@ interface Peer {
   protected: boolean;
   /** Whether the policy pair is installed (or queued to be). */
   policies: boolean;
+  /** The directions whose policy the kernel took. */
+  readonly policiesConfirmed: Set<'in' | 'out'>;
   /** SPI of the outbound state (the peer's inbound SPI). */
   outSpi?: number;
   readonly inSpis: Set<number>;
@@ -171,8 +224,15 @@ export class KernelEsp implements EspTarget {
   private queue: Promise<void> = Promise.resolve();
   private readonly reqids: ReqidPool;
   private closed = false;
+  /** Our states by `dst/spi` (the kernel's key for them, with the protocol). */
+  private readonly installed = new Map<string, Installed>();
+  private readonly now: () => number;
+  private auditTimer: NodeJS.Timeout | undefined;
+  private auditing = false;
   /** Kernel requests that failed (each is logged at error level). */
   failures = 0;
+  statesReinstalled = 0;
+  policiesReinstalled = 0;
   lastError: Error | undefined;
 
   constructor(
@@ -182,6 +242,17 @@ export class KernelEsp implements EspTarget {
     options: KernelEspOptions = {},
   ) {
     this.reqids = options.reqids ?? sharedReqids;
+    this.now = options.now ?? Date.now;
+    const every = options.auditIntervalMs ?? ESP_AUDIT_INTERVAL_MS;
+    if (every > 0) {
+      this.auditTimer = setInterval(() => {
+        // One audit at a time: on a loaded machine a dump can take longer than the interval.
+        if (this.auditing) return;
+        this.auditing = true;
+        void this.audit().finally(() => { this.auditing = false; });
+      }, every);
+      this.auditTimer.unref();
+    }
   }
 
   // ---- EspTarget ----
@@ -195,12 +266,20 @@ export class KernelEsp implements EspTarget {
     const old = peer.outSpi;
     peer.outSpi = sa.spi;
     const oldId = { src: this.localNbma, dst: nbma, spi: old ?? 0 };
+    if (old !== undefined && old !== sa.spi) this.untrack(nbma, old);
+    const rec = this.track(spec, 'outbound', nbma);
     if (old === sa.spi) {
       // The same SPI with new keys: XFRM_MSG_UPDSA keeps the old keys, so delete and add.
       this.enqueue(() => this.deleteState(oldId));
-      this.enqueue(() => this.xfrm.addState(spec));
+      this.enqueue(async () => {
+        await this.xfrm.addState(spec);
+        this.confirm(rec);
+      });
     } else {
-      this.enqueue(() => this.addState(spec));
+      this.enqueue(async () => {
+        await this.addState(spec);
+        this.confirm(rec);
+      });
       if (old !== undefined) this.enqueue(() => this.deleteState(oldId));
     }
   }
@@ -209,6 +288,7 @@ export class KernelEsp implements EspTarget {
     const peer = this.peers.get(nbma);
     if (this.closed || peer?.outSpi === undefined) return false;
     const id = { src: this.localNbma, dst: nbma, spi: peer.outSpi };
+    this.untrack(nbma, peer.outSpi);
     peer.outSpi = undefined;
     this.enqueue(() => this.deleteState(id));
     this.dropIfIdle(peer);
@@ -231,13 +311,18 @@ export class KernelEsp implements EspTarget {
     this.ensurePolicies(peer);
     peer.inSpis.add(spi);
     this.inbound.set(spi, peerNbma);
-    this.enqueue(() => (was !== undefined ? this.xfrm.addState(spec) : this.addState(spec)));
+    const rec = this.track(spec, 'inbound', peerNbma);
+    this.enqueue(async () => {
+      await (was !== undefined ? this.xfrm.addState(spec) : this.addState(spec));
+      this.confirm(rec);
+    });
   }
 
   deleteInboundSa(spi: number): boolean {
     const nbma = this.inbound.get(spi);
     if (this.closed || nbma === undefined) return false;
     this.inbound.delete(spi);
+    this.untrack(this.localNbma, spi);
     const id = { src: nbma, dst: this.localNbma, spi };
     this.enqueue(() => this.deleteState(id));
     const peer = this.peers.get(nbma);
@@ -270,8 +355,64 @@ export class KernelEsp implements EspTarget {
     return this.queue;
   }
 
+  /**
+   * Whether GRE to `nbma` may leave now. Our policy's template is what drops GRE to a protected
+   * peer without an SA, and it is installed asynchronously: a packet sent in between (the NHS's
+   * first Registration Request, sent right after NHRP maps it) would leave in the clear, as the
+   * strongSwan interop in the VM caught. undefined: send now (not protected, or the kernel holds
+   * the outbound policy); otherwise a promise, once the requests queued so far are answered, of
+   * whether it may be sent then (false: the policy could not be installed, drop it).
+   */
+  outboundPolicyReady(nbma: string): Promise<boolean> | undefined {
+    const peer = this.peers.get(nbma);
+    if (!peer?.policies || peer.policiesConfirmed.has('out')) return undefined;
+    return this.queue.then(() => {
+      const now = this.peers.get(nbma);
+      return !now?.policies || now.policiesConfirmed.has('out');
+    });
+  }
+
   reqidOf(nbma: string): number | undefined {
     return this.peers.get(nbma)?.reqid;
+  }
+
+  counters(): KernelEspCounters {
+    return { failures: this.failures, statesReinstalled: this.statesReinstalled, policiesReinstalled: this.policiesReinstalled };
+  }
+
+  /**
+   * Read the SAD and SPD and install again every state and policy the kernel had taken from us
+   * and no longer has; each one is logged (warning) and counted. Runs in the request queue, so it
+   * never races our own adds and deletes. Resolves with what it re-installed.
+   */
+  audit(): Promise<{ readonly states: number; readonly policies: number }> {
+    const done = { states: 0, policies: 0 };
+    if (this.closed) return Promise.resolve(done);
+    this.enqueue(async () => {
+      const [states, policies] = [await this.xfrm.states(), await this.xfrm.policies()];
+      const now = this.now();
+      const present = new Map(states.filter((s) => s.proto === IpProto.ESP).map((s) => [stateKey(s.dst, s.spi), s]));
+      for (const rec of [...this.installed.values()]) {
+        const key = stateKey(rec.spec.dst, rec.spec.spi);
+        if (!rec.confirmed || this.installed.get(key) !== rec) continue;
+        const s = present.get(key);
+        if (s) {
+          if (rec.dir === 'outbound') [rec.oseq, rec.seenAt] = [Math.max(rec.oseq, s.oseq), now];
+          continue;
+        }
+        if (await this.reinstallState(rec, now)) done.states++;
+      }
+      const have = new Set(policies.filter((p) => p.priority === GRE_TRANSPORT_PRIORITY).map((p) => `${p.dir} ${p.selector.src}>${p.selector.dst}:${p.selector.proto}/${p.templates[0]?.reqid}`));
+      for (const peer of [...this.peers.values()]) {
+        if (!peer.policies) continue;
+        for (const spec of this.policySpecs(peer)) {
+          if (!peer.policiesConfirmed.has(spec.dir as 'in' | 'out')) continue;
+          if (have.has(`${spec.dir} ${spec.selector.src}>${spec.selector.dst}:${spec.selector.proto}/${peer.reqid}`)) continue;
+          if (await this.reinstallPolicy(peer, spec)) done.policies++;
+        }
+      }
+    });
+    return this.queue.then(() => done);
   }
 
   peerList(): KernelEspPeer[] {
@@ -292,6 +433,8 @@ export class KernelEsp implements EspTarget {
   async close(): Promise<void> {
     if (this.closed) return this.queue;
     this.closed = true;
+    if (this.auditTimer) clearInterval(this.auditTimer);
+    this.installed.clear();
     for (const peer of this.peers.values()) {
       if (peer.policies) this.enqueuePolicyRemoval(peer);
       if (peer.outSpi !== undefined) {
@@ -318,7 +461,7 @@ export class KernelEsp implements EspTarget {
   private peer(nbma: string): Peer {
     let p = this.peers.get(nbma);
     if (!p) {
-      p = { nbma, reqid: this.reqids.get(this.key(nbma)), protected: false, policies: false, inSpis: new Set() };
+      p = { nbma, reqid: this.reqids.get(this.key(nbma)), protected: false, policies: false, policiesConfirmed: new Set(), inSpis: new Set() };
       this.peers.set(nbma, p);
     }
     return p;
@@ -366,7 +509,12 @@ export class KernelEsp implements EspTarget {
     if (peer.policies) return;
     peer.policies = true;
     // UPDPOLICY: idempotent, and it takes over a leftover for the same selector in one step.
-    for (const spec of this.policySpecs(peer)) this.enqueue(() => this.xfrm.addPolicy(spec, { replace: true }));
+    for (const spec of this.policySpecs(peer)) {
+      this.enqueue(async () => {
+        await this.xfrm.addPolicy(spec, { replace: true });
+        if (this.peers.get(peer.nbma) === peer && peer.policies) peer.policiesConfirmed.add(spec.dir as 'in' | 'out');
+      });
+    }
   }
 
   /** Policies stay while the peer is protected or has any SA; then the peer is forgotten. */
@@ -374,6 +522,7 @@ export class KernelEsp implements EspTarget {
     if (peer.protected || peer.outSpi !== undefined || peer.inSpis.size > 0) return;
     if (peer.policies) this.enqueuePolicyRemoval(peer);
     peer.policies = false;
+    peer.policiesConfirmed.clear();
     this.peers.delete(peer.nbma);
     this.reqids.release(this.key(peer.nbma));
   }
@@ -410,14 +559,75 @@ export class KernelEsp implements EspTarget {
     }
   }
 
+  private track(spec: XfrmStateSpec, dir: Installed['dir'], peer: string): Installed {
+    const rec: Installed = { peer, dir, spec, confirmed: false, oseq: spec.seq ?? 0, seenAt: this.now() };
+    this.installed.set(stateKey(spec.dst, spec.spi), rec);
+    return rec;
+  }
+
+  private untrack(dst: string, spi: number): void {
+    this.installed.delete(stateKey(dst, spi));
+  }
+
+  /** The kernel took the state (unless it was replaced or removed meanwhile). */
+  private confirm(rec: Installed): void {
+    if (this.installed.get(stateKey(rec.spec.dst, rec.spec.spi)) === rec) rec.confirmed = true;
+  }
+
+  /**
+   * Install a vanished state again. An outbound one resumes past every sequence number it may
+   * have used: the last one read, plus what it could have sent since at SEQ_RATE_BOUND.
+   */
+  private async reinstallState(rec: Installed, now: number): Promise<boolean> {
+    const { src, dst, spi } = rec.spec;
+    const name = `${src}->${dst} spi 0x${(spi >>> 0).toString(16)}`;
+    let spec = rec.spec;
+    if (rec.dir === 'outbound') {
+      const since = Math.max(0, now - rec.seenAt);
+      let seq = Math.max(rec.oseq, spec.seq ?? 0) + REINSTALL_SEQ_GAP + Math.ceil((since / 1000) * SEQ_RATE_BOUND);
+      // Without ESN the counter cannot pass 2^32 - 1; the kernel then stops sending on it until IKE rekeys.
+      if (!spec.esn && seq > SEQ_MAX_32) seq = SEQ_MAX_32;
+      spec = { ...spec, seq };
+    }
+    try {
+      await this.addState(spec);
+    } catch (e) {
+      this.fail(e);
+      return false;
+    }
+    rec.spec = spec;
+    if (rec.dir === 'outbound') [rec.oseq, rec.seenAt] = [spec.seq ?? 0, now];
+    this.statesReinstalled++;
+    this.log.warn({ local: this.localNbma, peer: rec.peer, spi: `0x${(spi >>> 0).toString(16)}`, direction: rec.dir, ...(rec.dir === 'outbound' ? { seq: spec.seq } : {}) },
+      `xfrm state ${name} (${rec.dir}, peer ${rec.peer}) vanished from the kernel: re-installed`);
+    return true;
+  }
+
+  private async reinstallPolicy(peer: Peer, spec: XfrmPolicySpec): Promise<boolean> {
+    try {
+      await this.xfrm.addPolicy(spec, { replace: true });
+    } catch (e) {
+      this.fail(e);
+      return false;
+    }
+    this.policiesReinstalled++;
+    this.log.warn({ local: this.localNbma, peer: peer.nbma, direction: spec.dir, reqid: peer.reqid },
+      `xfrm policy ${spec.dir} GRE ${spec.selector.src}->${spec.selector.dst} (peer ${peer.nbma}) vanished from the kernel: re-installed`);
+    return true;
+  }
+
+  private fail(e: unknown): void {
+    this.failures++;
+    this.lastError = e instanceof Error ? e : new Error(String(e));
+    this.log.error({ err: this.lastError.message, local: this.localNbma }, `kernel ESP: ${this.lastError.message}`);
+  }
+
   private enqueue(work: () => Promise<void>): void {
-    this.queue = this.queue.then(work).catch((e: unknown) => {
-      this.failures++;
-      this.lastError = e instanceof Error ? e : new Error(String(e));
-      this.log.error({ err: this.lastError.message, local: this.localNbma }, `kernel ESP: ${this.lastError.message}`);
-    });
+    this.queue = this.queue.then(work).catch((e: unknown) => this.fail(e));
   }
 }
+
+const stateKey = (dst: string, spi: number): string => `${dst}/${spi >>> 0}`;
 
 function isGone(e: unknown): boolean {
   return e instanceof PlatformError && e.code === 'netlink' && (e.errno === Errno.ESRCH || e.errno === Errno.ENOENT);

@@ -155,8 +155,9 @@ export class Router {
     const c = t.cfg;
     if (c.protection) {
       const cfg = ikeConfigFor(this.model, c, t.engineCfg.nbmaAddress);
-      // The userspace dataplane owns UDP 4500 (ESP-in-UDP and IKE share it, RFC 3948); the kernel path keeps a socket there.
-      const natTraversal = this.dataplaneKinds.get(c.name) === 'userspace' ? 'dataplane' : 'socket';
+      // Both dataplanes own UDP 4500 (ESP-in-UDP and IKE share it, RFC 3948): the userspace one reads it
+      // itself, the kernel one holds a UDP_ENCAP socket (daemon/kernel-natt.ts) and xfrm takes the ESP.
+      const natTraversal = 'dataplane';
       const ipsec = new IpsecRuntime(t.engineCfg.nbmaAddress, cfg, c.protection.profile, t, this.log, () => this.now(), t.engineCfg.nhs.map((n) => n.nbma), { natTraversal });
       t.protectedMode = true;
       t.onMapped = (nbma) => ipsec.peerMapped(nbma);

@@ -4,7 +4,7 @@
  * or fails on a time. Needs root, iperf3 and the built addon (esp: only the
  * addon and openssl).
  *
- *   node dist/scripts/bench-lab.js [dataplane|hub|phase3|esp|ipsec|ike|all|kernel-cp]   (default all)
+ *   node dist/scripts/bench-lab.js [dataplane|hub|phase3|esp|ipsec|ike|all|kernel-cp|kernel-tp]   (default all)
  *
  *   dataplane  iperf3 TCP and 64-byte UDP pps between two spokes' LAN hosts over
  *              the NHRP shortcut, against kernel routing on the same namespaces
@@ -22,6 +22,10 @@
  *              (scripts/vm/run.ts): LinuxRtnetlink programming and deleting N NBMA neighbours
  *              and N onlink routes on an ip_gre multipoint device against ip -batch, then the
  *              xfrm figures at min(N, 1000); --kernel-cp-n N changes the 10,000
+ *   kernel-tp  (alone, not in all) iperf3 TCP over the spoke-to-spoke shortcut on the kernel
+ *              dataplane (ip_gre, then ip_gre + xfrm ESP esp-gcm 256) against plain routing on a
+ *              twin lab, in the VM (scripts/bench/kernel-throughput.ts); --no-ipsec, --kernel-tp-cpus N
+ *              (default 2), --kernel-tp-rounds N (default 5)
  *
  * Options (esp): --esp-seconds S per measurement (default 2).
  * Options (ike): --ike-spokes N changes the 1,000; --ike-groups 19,31 the groups;
@@ -48,7 +52,7 @@ type Section = 'dataplane' | 'hub' | 'phase3' | 'esp' | 'ipsec' | 'ike';
 const SECTIONS: readonly Section[] = ['dataplane', 'phase3', 'hub', 'esp', 'ipsec', 'ike'];
 
 function usage(msg: string): number {
-  console.error(`bench-lab: ${msg}\nusage: node dist/scripts/bench-lab.js [dataplane|hub|phase3|esp|ipsec|ike|all|kernel-cp] [--dmvpnd PATH] [--spokes N] [--hub-prof DIR]` +
+  console.error(`bench-lab: ${msg}\nusage: node dist/scripts/bench-lab.js [dataplane|hub|phase3|esp|ipsec|ike|all|kernel-cp|kernel-tp] [--dmvpnd PATH] [--spokes N] [--hub-prof DIR]` +
     ' [--esp-seconds S] [--ike-spokes N] [--ike-groups 19,31]');
   return 2;
 }
@@ -74,14 +78,34 @@ function kernelCp(argv: readonly string[]): number {
     else return usage(`kernel-cp: unknown argument "${argv[i]}"`);
   }
   if (!(Number.isInteger(n) && n > 0 && n <= 65_000)) return usage('--kernel-cp-n needs an integer 1..65000');
+  return inVm('./bench/kernel-cp.js', [String(n)], 2, 7200);
+}
+
+/** Run one of the benchmark scripts inside the kernel VM (scripts/vm/run.ts); its status is ours. */
+function inVm(script: string, args: readonly string[], vcpus: number, timeoutS: number): number {
   const here = (rel: string): string => fileURLToPath(new URL(rel, import.meta.url));
-  const r = spawnSync(process.execPath, [here('./vm/run.js'), '--cpus', '2', '--mem', '2048', '--timeout', '7200', '--',
-    process.execPath, here('./bench/kernel-cp.js'), String(n)], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [here('./vm/run.js'), '--cpus', String(vcpus), '--mem', '2048', '--timeout', String(timeoutS), '--',
+    process.execPath, here(script), ...args], { stdio: 'inherit' });
   return r.status ?? 1;
+}
+
+/** `kernel-tp [--no-ipsec] [--kernel-tp-cpus N] [--kernel-tp-rounds N]`: scripts/bench/kernel-throughput.ts inside the VM. */
+function kernelTp(argv: readonly string[]): number {
+  const inner: string[] = [];
+  let vcpus = 2;
+  for (let i = 1; i < argv.length; i++) {
+    if (argv[i] === '--no-ipsec') inner.push('--no-ipsec');
+    else if (argv[i] === '--kernel-tp-cpus') vcpus = Number(argv[++i]);
+    else if (argv[i] === '--kernel-tp-rounds') inner.push('--rounds', argv[++i] ?? '');
+    else return usage(`kernel-tp: unknown argument "${argv[i]}"`);
+  }
+  if (!(Number.isInteger(vcpus) && vcpus >= 1 && vcpus <= 8)) return usage('--kernel-tp-cpus needs an integer 1..8');
+  return inVm('./bench/kernel-throughput.js', inner, vcpus, 3600);
 }
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'kernel-cp') return kernelCp(argv);
+  if (argv[0] === 'kernel-tp') return kernelTp(argv);
   let which: Section[] = [...SECTIONS];
   const hubOpts: { dmvpnd?: string; spokes?: number; hubProf?: string } = {};
   let espSeconds = 2;

@@ -17,6 +17,17 @@
  *     here keys a limiter on the same pair so a busy flow costs a few copies a minute, and the
  *     total limit in front bounds the copy rate when many pairs hairpin at once.
  *
+ *   postrouting chain: oifname "<dev>" update @tx_nexthops { rt ip nexthop counter }
+ *     What leaves the device, counted per route next hop (the overlay address whose neighbour
+ *     entry carries the NBMA address): the kernel keeps no transmit use on the PERMANENT
+ *     neighbours NHRP's mappings are, so this set is the usage signal that keeps a busy
+ *     shortcut refreshed and lets an idle one lapse (IOS's "used" flag). `rt ip nexthop` is the
+ *     gateway of the route, or the destination itself on a connected route (rt_nexthop()), so
+ *     a hub counts per spoke and a spoke per shortcut peer. Postrouting sees forwarded and
+ *     local packets alike, after routing and before the neighbour lookup. The elements time
+ *     out when idle, so next hops no longer used leave the set; the daemon reads it with
+ *     `nft -j list set` (usage(), parsed in nft-usage.ts).
+ *
  * The whole table is applied in one `nft -f -` transaction ("table; delete table; table { … }"):
  * installing replaces any previous version atomically and never leaves half a table. nft is
  * spawned with a time bound; its stderr ("/dev/stdin:7:3-20: Error: …") becomes a PlatformError
@@ -25,6 +36,7 @@
  */
 import { spawn } from 'node:child_process';
 import { Errno, errnoText, PlatformError, type PlatformErrorCode } from '../errors.js';
+import { parseSetCounters, type NextHopCount } from './nft-usage.js';
 
 /** Default copy rate bounds of the redirect tap. */
 export const DEFAULT_REDIRECT_RATE: RedirectRate = {
@@ -69,6 +81,8 @@ export interface TapSpec {
    * larger MSS option get N, as IOS rewrites them on the interface. Absent: no rewriting.
    */
   readonly mssClamp?: number;
+  /** Count what leaves the device per route next hop (the postrouting chain and its set). */
+  readonly txUsage?: boolean;
 }
 
 export interface TunnelTapsOptions {
@@ -94,13 +108,25 @@ export interface TapsStatus {
   readonly redirect?: TapCounter;
   /** SYNs whose MSS the clamp rules rewrote. */
   readonly mssClamped?: TapCounter;
+  /** The usage rule is there (when the last install() asked for it). */
+  readonly txUsage?: boolean;
 }
 
 /** Prefix of every table this daemon owns. */
 export const TABLE_PREFIX = 'dmvpnd_';
 const SET_NAME = 'redirect_pairs';
+/** The set of next hops the tunnel transmits to, with a counter each. */
+export const TX_SET_NAME = 'tx_nexthops';
+/**
+ * How long an idle next hop stays in the set (seconds): far longer than the daemon's read
+ * interval (seconds), so no use goes unseen, and short enough that next hops that are gone
+ * leave. An element that times out and comes back starts from zero again (nft-usage.ts copes).
+ */
+export const TX_SET_TIMEOUT_S = 600;
 const IFNAMSIZ_MAX = 15;
 const MAX_OUTPUT = 1 << 20;
+/** The usage set at its full size (65535 elements of about 90 bytes of JSON each) fits. */
+const MAX_USAGE_OUTPUT = 16 << 20;
 
 export class TunnelTaps {
   /** `dmvpnd_<tunnel>`, family ip. */
@@ -148,6 +174,22 @@ export class TunnelTaps {
       throw e;
     }
     return readStatus(out, this.table, this.spec, operation);
+  }
+
+  /**
+   * The per-next-hop transmit counters (`nft -j list set ip <table> tx_nexthops`), as nft
+   * printed them. Undefined when the set is not there (not installed, or flushed away).
+   */
+  async usage(): Promise<readonly NextHopCount[] | undefined> {
+    const operation = `reading nftables set ${TX_SET_NAME} of table ip ${this.table}`;
+    let out: string;
+    try {
+      out = await runNft(this.nft, ['-j', 'list', 'set', 'ip', this.table, TX_SET_NAME], '', [], operation, this.timeoutMs, MAX_USAGE_OUTPUT);
+    } catch (e) {
+      if (e instanceof PlatformError && e.code === 'netlink' && e.errno === Errno.ENOENT) return undefined;
+      throw e;
+    }
+    return parseSetCounters(out, this.table, TX_SET_NAME, operation);
   }
 
   /** Re-install when the table or one of its rules vanished; true when it did. */
@@ -210,6 +252,20 @@ export function tapsRuleset(table: string, spec: TapSpec, operation = `installin
     );
     add('\t}', 'chain forward');
   }
+  if (spec.txUsage) {
+    const what = `the transmit usage set ${TX_SET_NAME}`;
+    add(`\tset ${TX_SET_NAME} {`, what);
+    add('\t\ttype ipv4_addr', what);
+    add('\t\tsize 65535', what);
+    add('\t\tflags dynamic,timeout', what);
+    add(`\t\ttimeout ${TX_SET_TIMEOUT_S}s`, what);
+    add('\t}', what);
+    add('\tchain postrouting {', 'chain postrouting');
+    add('\t\ttype filter hook postrouting priority filter; policy accept;', 'chain postrouting');
+    // The counter lives in each element (a dynset expression), which kernels before 5.11 support too.
+    add(`\t\toifname ${dev} update @${TX_SET_NAME} { rt ip nexthop counter }`, 'the transmit usage rule (chain postrouting)');
+    add('\t}', 'chain postrouting');
+  }
   if (spec.mssClamp !== undefined) {
     checkCount(spec.mssClamp, 'adjust-mss', operation, 500, 1460);
     const n = spec.mssClamp;
@@ -267,8 +323,10 @@ function readStatus(out: string, table: string, spec: TapSpec | undefined, opera
   }
   const multicast = find('output', spec.multicastGroup, 'drop');
   const redirect = spec.redirectGroup !== undefined ? find('forward', spec.redirectGroup) : undefined;
-  const complete = present && multicast !== undefined && (spec.redirectGroup === undefined || redirect !== undefined) && (spec.mssClamp === undefined || mssClamped !== undefined);
-  return { present, complete, ...(multicast ? { multicast } : {}), ...(redirect ? { redirect } : {}), ...(mssClamped ? { mssClamped } : {}) };
+  const txUsage = rules.some((r) => r.chain === 'postrouting' && Array.isArray(r.expr) && (r.expr as Json[]).some((e) => (e.set as Json | undefined)?.set === `@${TX_SET_NAME}`));
+  const complete = present && multicast !== undefined && (spec.redirectGroup === undefined || redirect !== undefined) && (spec.mssClamp === undefined || mssClamped !== undefined)
+    && (!spec.txUsage || txUsage);
+  return { present, complete, ...(multicast ? { multicast } : {}), ...(redirect ? { redirect } : {}), ...(mssClamped ? { mssClamped } : {}), ...(spec.txUsage ? { txUsage } : {}) };
 }
 
 // ---- running nft ----
@@ -284,6 +342,7 @@ export function runNft(
   labels: readonly string[],
   operation: string,
   timeoutMs: number,
+  maxOutput = MAX_OUTPUT,
 ): Promise<string> {
   const [bin, ...pre] = command;
   return new Promise((resolve, reject) => {
@@ -310,7 +369,7 @@ export function runNft(
       );
     }, timeoutMs);
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      if (out.length < MAX_OUTPUT) out += d;
+      if (out.length < maxOutput) out += d;
     });
     child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       if (err.length < MAX_OUTPUT) err += d;

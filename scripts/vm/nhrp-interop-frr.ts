@@ -60,8 +60,11 @@ export interface FrrNhrpOptions {
 /** The NFLOG group the hub's nhrpd reads forwarded hairpin packets from (`nhrp nflog-group`). */
 export const FRR_NFLOG_GROUP = 1;
 
+/** The bound of one vtysh (or ip, nft) command: a loaded host under TCG takes seconds to start one. */
+const VTYSH_MS = 60_000;
+
 function run(args: readonly string[]): string {
-  const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8', timeout: VTYSH_MS });
   if (r.status !== 0) throw new Error(`${args.join(' ')} failed (${r.status ?? r.signal}): ${(r.stderr ?? '').trim()}`);
   return r.stdout ?? '';
 }
@@ -131,7 +134,7 @@ export class FrrNhrpRouter {
     // redirects, its neighbour entry for the shortcut ended at lladdr 0.0.0.0 and the echoes stopped).
     run(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
     if (this.o.role === 'hub') {
-      const r = spawnSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: frrHubNftables(), encoding: 'utf8', timeout: 20_000 });
+      const r = spawnSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: frrHubNftables(), encoding: 'utf8', timeout: VTYSH_MS });
       if (r.status !== 0) throw new Error(`nft in ${ns}: ${(r.stderr ?? '').trim()}`);
     } else if (this.o.hub) {
       run(['ip', '-n', ns, 'route', 'add', this.o.subnet, 'via', this.o.hub.tunnel, 'dev', 'gre1', 'onlink']);
@@ -145,12 +148,17 @@ export class FrrNhrpRouter {
     return { neigh: ip('neigh', 'show', 'dev', 'gre1'), routes: ip('route', 'show') + ip('route', 'show', 'cache') };
   }
 
+  /**
+   * One vtysh command. Not FrrInstance.vtysh: its 10 s bound is too short on a loaded host under
+   * TCG, where a cut-off answer reads as an empty table and a wait polls on in vain.
+   */
   vtysh(cmd: string): string {
-    return this.frr.vtysh(cmd);
+    const r = spawnSync('ip', ['netns', 'exec', this.o.ns, 'vtysh', '--vty_socket', this.frr.dir, '-c', cmd], { encoding: 'utf8', timeout: VTYSH_MS });
+    return (r.stdout ?? '') + (r.stderr ?? '');
   }
 
   private json<T>(cmd: string): T | undefined {
-    const out = this.frr.vtysh(`${cmd} json`);
+    const out = this.vtysh(`${cmd} json`);
     try {
       return JSON.parse(out) as T;
     } catch {

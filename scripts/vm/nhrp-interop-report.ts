@@ -59,7 +59,23 @@ export interface PacketRow {
   readonly requestId: number | null;
 }
 
+/** An ICMP echo carried in GRE on the underlay: which NBMA addresses it went between shows its path. */
+export interface EchoRow {
+  readonly frame: number;
+  /** Seconds since the epoch (the capture's clock, the same as the scenario's inside one VM). */
+  readonly epoch: number;
+  /** Outer (NBMA) addresses. */
+  readonly src: string;
+  readonly dst: string;
+  /** The tunnel (overlay) addresses of the echo. */
+  readonly innerSrc: string;
+  readonly innerDst: string;
+  readonly kind: 'request' | 'reply';
+}
+
 export interface PingReport {
+  /** When the ping started (ms since the epoch), to tell its echoes in the capture from earlier ones. */
+  readonly startedAt: number;
   readonly transmitted: number;
   readonly received: number;
   readonly output: string;
@@ -86,6 +102,8 @@ export interface ScenarioReport {
   readonly packets: PacketRow[];
   /** ICMP echoes carried straight between the two spokes' NBMA addresses (the shortcut at work). */
   readonly directEchoes: number;
+  /** Every ICMP echo carried in GRE on the underlay, in capture order. */
+  readonly echoes: EchoRow[];
   /** ICMP destination unreachables on the underlay (e.g. from a kernel GRE fallback device). */
   readonly unreachables: string[];
   /** ICMP redirects in the tunnel (a hub forwarding between spokes). */
@@ -101,7 +119,8 @@ export const NHRP_TYPE_NAMES: Record<number, string> = {
 };
 
 function tshark(args: readonly string[]): string {
-  const r = spawnSync('tshark', ['-n', ...args], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
+  // Generous: one tshark took over a minute on a loaded host under TCG.
+  const r = spawnSync('tshark', ['-n', ...args], { encoding: 'utf8', timeout: 300_000, maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`tshark ${args.join(' ')}: ${(r.stderr ?? '').trim() || r.signal}`);
   return r.stdout ?? '';
 }
@@ -111,6 +130,8 @@ export interface CaptureAnalysis {
   readonly packets: PacketRow[];
   /** ICMP echoes carried in GRE straight between the two addresses given, either way. */
   readonly directEchoes: number;
+  /** Every ICMP echo carried in GRE. */
+  readonly echoes: EchoRow[];
   /** ICMP destination unreachables, one line each. */
   readonly unreachables: string[];
   /** ICMP redirects, one line each (a hub forwarding spoke to spoke must not send them: NHRP redirects instead). */
@@ -120,7 +141,7 @@ export interface CaptureAnalysis {
 }
 
 const FIELDS = [
-  'frame.number', 'frame.time_relative', 'ip.src', 'ip.dst', 'ip.proto', 'icmp.type', 'nhrp.hdr.op.type',
+  'frame.number', 'frame.time_relative', 'frame.time_epoch', 'ip.src', 'ip.dst', 'ip.proto', 'icmp.type', 'nhrp.hdr.op.type',
   'nhrp.src.prot.addr', 'nhrp.dst.prot.addr', 'nhrp.code', 'nhrp.reqid', '_ws.col.Protocol', '_ws.col.Info',
 ] as const;
 
@@ -134,12 +155,15 @@ export function analyseCapture(pcap: string, a: string, b: string): CaptureAnaly
   const unreach: string[] = [];
   const redirects: string[] = [];
   const summary: string[] = [];
+  const echoes: EchoRow[] = [];
   let direct = 0;
   for (const line of out.split('\n')) {
     if (line.trim() === '') continue;
     const v = line.split('\t');
     const f = (name: (typeof FIELDS)[number]): string[] => (v[FIELDS.indexOf(name)] ?? '').split(',').filter((x) => x !== '');
-    const [src = '', dst = ''] = [f('ip.src')[0], f('ip.dst')[0]];
+    // occurrence=a: the outer header's addresses first, then the packet's in the tunnel.
+    const [src = '', innerSrc = ''] = f('ip.src');
+    const [dst = '', innerDst = ''] = f('ip.dst');
     const icmp = f('icmp.type').map(Number);
     const frame = Number(f('frame.number')[0]);
     const time = Number(f('frame.time_relative')[0]);
@@ -160,10 +184,14 @@ export function analyseCapture(pcap: string, a: string, b: string): CaptureAnaly
         code: code === undefined ? null : Number(code), requestId: reqid === undefined ? null : Number(reqid),
       });
     }
-    const gre = f('ip.proto')[0] === '47';
-    if (gre && (icmp.includes(0) || icmp.includes(8)) && ((src === a && dst === b) || (src === b && dst === a))) direct++;
+    // Not an NHRP packet: a Traffic Indication quotes the packet that caused it, echo included.
+    const gre = f('ip.proto')[0] === '47' && op === undefined;
+    if (gre && (icmp.includes(0) || icmp.includes(8))) {
+      echoes.push({ frame, epoch: Number(f('frame.time_epoch')[0]), src, dst, innerSrc, innerDst, kind: icmp.includes(8) ? 'request' : 'reply' });
+      if ((src === a && dst === b) || (src === b && dst === a)) direct++;
+    }
   }
-  return { packets, directEchoes: direct, unreachables: unreach, redirects, summary };
+  return { packets, directEchoes: direct, echoes, unreachables: unreach, redirects, summary };
 }
 
 /** Wireshark's full dissection of the NHRP packets (evidence for a failure report). */
@@ -204,4 +232,9 @@ export function renderPackets(rows: readonly PacketRow[]): string {
     String(p.frame), p.time.toFixed(3), `${p.src} > ${p.dst}`, p.type, `${p.srcProto} > ${p.dstProto}`,
     p.code === null ? '' : `code ${p.code}`, p.requestId === null ? '' : `id ${p.requestId}`,
   ]));
+}
+
+export function renderEchoes(rows: readonly EchoRow[]): string {
+  if (rows.length === 0) return '(no ICMP echoes in GRE)';
+  return table(rows.map((e) => [String(e.frame), `${e.src} > ${e.dst}`, `echo ${e.kind}`, `${e.innerSrc} > ${e.innerDst}`]));
 }

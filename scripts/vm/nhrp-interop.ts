@@ -2,11 +2,12 @@
  * NHRP interoperability with FRR's nhrpd (Debian 12's FRR 8.4), run inside the kernel VM because
  * nhrpd drives an ip_gre device:
  *
- *   npm run vm -- --cpus 2 --mem 2048 --timeout 1500 -- node dist/scripts/vm/nhrp-interop.js \
+ *   npm run vm -- --cpus 2 --mem 2048 --timeout 2400 -- node dist/scripts/vm/nhrp-interop.js \
  *     [--hub ours,frr] [--dataplane userspace,kernel] [--json]
  *
- * (Defaults: both hubs, both dataplanes. A scenario takes one to four minutes under TCG, mostly
- * node and tshark starting; the VM's default 600 s is too short for all four.)
+ * (Defaults: both hubs, both dataplanes. A scenario takes one minute under TCG on an idle host,
+ * up to eight on a loaded one, mostly node, vtysh and tshark starting; the VM's default 600 s is
+ * too short for all four.)
  *
  * Each scenario builds network namespaces on an underlay bridge (203.0.113.0/24, the reference
  * lab's addresses) and runs three routers:
@@ -25,17 +26,21 @@
  *
  * Output: the transcript (steps, show commands, packets), and with --json the reports as one JSON
  * document on stdout (the transcript then goes to stderr). Exit status 0 when every scenario passed.
- * Everything made is removed at the end, on failure and on SIGINT/SIGTERM too.
+ * Everything made is removed at the end, on failure and on SIGINT/SIGTERM too. The daemons load
+ * a copy of the native addon taken at the start (a rebuild in the shared tree cannot pull it away
+ * mid-run).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, ROOT, labConfig, nbmaOf, tunnelOf, type LabOptions } from '../lab/topology.js';
 import type { DmvpnPeerJson, NhrpEntryJson } from '../../daemon/show/nhrp.js';
 import { request } from '../../daemon/control/client.js';
 import { FrrNhrpRouter } from './nhrp-interop-frr.js';
 import {
-  analyseCapture, compareCaches, nhrpDetail, renderComparison, renderPackets,
+  analyseCapture, compareCaches, nhrpDetail, renderComparison, renderEchoes, renderPackets,
   type DataplaneKind, type FrrState, type HubKind, type OurState, type PingReport, type ScenarioReport, type Snapshot, type StepReport,
 } from './nhrp-interop-report.js';
 
@@ -46,13 +51,19 @@ const SUBNET = '10.0.0.0/24';
 const NETWORK_ID = 100;
 const HOLDTIME = 450;
 
-/** Bounds of the waits (the VM runs under TCG: generous, but every wait ends). */
-const START_MS = 90_000;
-const REGISTER_MS = 60_000;
-const RESOLVE_MS = 40_000;
+/**
+ * Bounds of the waits. The VM runs under TCG on a shared host: a step that takes a second idle
+ * took over a minute in a loaded run (process starts, vtysh), so the bounds are generous; but
+ * every wait ends, and a daemon that died ends its wait at once.
+ */
+const START_MS = 180_000;
+const REGISTER_MS = 180_000;
+const RESOLVE_MS = 120_000;
+/** How long to wait for a loadable native addon (another build of it may be under way in the shared tree). */
+const ADDON_MS = 300_000;
 
 function sh(args: readonly string[], opts: { check?: boolean; timeoutMs?: number; input?: string } = {}): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8', timeout: opts.timeoutMs ?? 20_000, input: opts.input });
+  const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8', timeout: opts.timeoutMs ?? 60_000, input: opts.input });
   const out = { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   if ((opts.check ?? true) && out.status !== 0) throw new Error(`${args.join(' ')} failed (${out.status}): ${out.stderr.trim()}`);
   return out;
@@ -101,9 +112,42 @@ async function waitFor(what: string, ok: () => Promise<boolean> | boolean, timeo
   throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
 }
 
-function parsePing(output: string): PingReport {
+/**
+ * The native addon, copied once into the VM's own tmpfs and named to every dmvpnd started here
+ * (DMVPN_NATIVE_ADDON). The tree is shared with other work, and a rebuild under way removes
+ * build/Release for minutes: a run lost a scenario to ERR_DLOPEN_FAILED that way. Returns the
+ * copy's folder (for removal).
+ */
+async function snapshotNativeAddon(): Promise<string> {
+  const src = process.env.DMVPN_NATIVE_ADDON ?? join(ROOT, 'platform', 'native', 'build', 'Release', 'dmvpn_native.node');
+  const dir = mkdtempSync(join(tmpdir(), 'nhrp-interop-addon-'));
+  const copy = join(dir, 'dmvpn_native.node');
+  let why = 'not there';
+  await waitFor('a loadable native addon', () => {
+    try {
+      // Settled for 10 s (a linker may be writing it), and loadable.
+      if (Date.now() - statSync(src).mtimeMs < 10_000) {
+        why = 'written in the last 10 s';
+        return false;
+      }
+      copyFileSync(src, copy);
+      createRequire(import.meta.url)(copy);
+      return true;
+    } catch (e) {
+      why = (e as Error).message;
+      return false;
+    }
+  }, ADDON_MS, 5000).catch((e: Error) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`${e.message} (${src}: ${why})`);
+  });
+  process.env.DMVPN_NATIVE_ADDON = copy;
+  return dir;
+}
+
+function parsePing(startedAt: number, output: string): PingReport {
   const m = /(\d+) packets transmitted, (\d+) received/.exec(output);
-  return { transmitted: m ? Number(m[1]) : 0, received: m ? Number(m[2]) : 0, output: output.trim() };
+  return { startedAt, transmitted: m ? Number(m[1]) : 0, received: m ? Number(m[2]) : 0, output: output.trim() };
 }
 
 class Scenario {
@@ -174,6 +218,16 @@ class Scenario {
     const c = this.capture;
     this.capture = undefined;
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    // SIGINT drops what tcpdump has not read yet (a slow tcpdump lost the last echoes so): first
+    // let the file stop growing, 3 s unchanged, at most 20 s.
+    let size = -1;
+    let stable = 0;
+    for (let i = 0; i < 40 && stable < 6; i++) {
+      const now = existsSync(this.pcap) ? statSync(this.pcap).size : 0;
+      stable = now === size ? stable + 1 : 0;
+      size = now;
+      await new Promise((r) => setTimeout(r, 500));
+    }
     const done = new Promise<void>((r) => c.once('exit', () => r()));
     c.kill('SIGINT');
     const t = setTimeout(() => c.kill('SIGKILL'), 5000);
@@ -188,7 +242,11 @@ class Scenario {
   }
 
   private async answering(r: 'hub' | 'spoke2'): Promise<void> {
-    await waitFor(`dmvpnd (${r}) on its control socket`, async () => (await this.show(r, ['show', 'version'])) !== undefined, START_MS)
+    await waitFor(`dmvpnd (${r}) on its control socket`, async () => {
+      // A daemon that failed to start will not answer: say so now, with its last words (below).
+      if (/^\S+ FATAL /m.test(this.lab.log(r))) throw new Error(`dmvpnd (${r}) failed to start`);
+      return (await this.show(r, ['show', 'version'])) !== undefined;
+    }, START_MS)
       .catch((e: Error) => {
         throw new Error(`${e.message}\n${this.lab.log(r).split('\n').slice(-20).join('\n')}`);
       });
@@ -244,9 +302,10 @@ class Scenario {
   }
 
   private ping(count: number): PingReport {
+    const startedAt = Date.now();
     const r = sh(['ip', 'netns', 'exec', this.ns('spoke1'), 'ping', '-n', '-c', String(count), '-i', '0.5', '-W', '2', '-I', FRR_SPOKE.tunnel, OUR_SPOKE.tunnel],
-      { check: false, timeoutMs: 10_000 + count * 3000 });
-    return parsePing(r.stdout + r.stderr);
+      { check: false, timeoutMs: 30_000 + count * 3000 });
+    return parsePing(startedAt, r.stdout + r.stderr);
   }
 
   async run(): Promise<ScenarioReport> {
@@ -326,7 +385,7 @@ class Scenario {
         return none;
       }
     };
-    const capture = analyse('reading the capture', (p) => analyseCapture(p, FRR_SPOKE.nbma, OUR_SPOKE.nbma), { packets: [], directEchoes: 0, unreachables: [], redirects: [], summary: [] });
+    const capture = analyse('reading the capture', (p) => analyseCapture(p, FRR_SPOKE.nbma, OUR_SPOKE.nbma), { packets: [], directEchoes: 0, echoes: [], unreachables: [], redirects: [], summary: [] });
     const comparison = resolved
       ? compareCaches(resolved.frrSpoke.cache, resolved.ourSpoke.nhrp, { protocol: OUR_SPOKE.tunnel, nbma: OUR_SPOKE.nbma })
       : [];
@@ -335,7 +394,7 @@ class Scenario {
     const ok = steps.every((s) => s.ok);
     const report: ScenarioReport = {
       hub: this.hub, dataplane: this.dataplane, ok, ms: Date.now() - this.t0, steps, registered, resolved, atFailure,
-      pings: { first, second }, packets: capture.packets, directEchoes: capture.directEchoes, unreachables: capture.unreachables, redirects: capture.redirects, comparison,
+      pings: { first, second }, packets: capture.packets, directEchoes: capture.directEchoes, echoes: capture.echoes, unreachables: capture.unreachables, redirects: capture.redirects, comparison,
       ...(ok ? {} : { evidence: { logs: this.logs(), summary: capture.summary.slice(0, 400).join('\n'), tshark: analyse('Wireshark\'s detail of the NHRP packets', nhrpDetail, '') } }),
     };
     return report;
@@ -394,6 +453,7 @@ function renderReport(r: ScenarioReport): string {
   if (r.comparison.length > 0) out.push('-- the spokes\' caches side by side', renderComparison(r.comparison));
   for (const [k, p] of Object.entries(r.pings)) if (p) out.push(`-- ${k} ping: ${p.received}/${p.transmitted} answered`);
   out.push(`-- NHRP on the underlay (${r.packets.length} packets); ${r.directEchoes} ICMP echoes straight between the spokes`, renderPackets(r.packets));
+  out.push('-- ICMP echoes in GRE on the underlay', renderEchoes(r.echoes));
   if (r.unreachables.length > 0) out.push('-- ICMP unreachables on the underlay', ...r.unreachables);
   if (r.redirects.length > 0) out.push('-- ICMP redirects in the tunnel', ...r.redirects);
   if (r.evidence) {
@@ -432,30 +492,44 @@ async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   if (!existsSync('/sys/module/ip_gre')) {
-    say('nhrp-interop: FRR\'s nhrpd needs the kernel\'s ip_gre; run it in the VM: npm run vm -- --cpus 2 --mem 2048 --timeout 1500 -- node dist/scripts/vm/nhrp-interop.js');
+    say('nhrp-interop: FRR\'s nhrpd needs the kernel\'s ip_gre; run it in the VM: npm run vm -- --cpus 2 --mem 2048 --timeout 2400 -- node dist/scripts/vm/nhrp-interop.js');
+    return 2;
+  }
+  let addonDir: string;
+  try {
+    addonDir = await snapshotNativeAddon();
+  } catch (e) {
+    say(`nhrp-interop: ${(e as Error).message}`);
     return 2;
   }
   const reports: ScenarioReport[] = [];
   let current: Scenario | undefined;
   const onSignal = (): void => {
-    void (current?.destroy() ?? Promise.resolve()).finally(() => process.exit(130));
+    void (current?.destroy() ?? Promise.resolve()).finally(() => {
+      rmSync(addonDir, { recursive: true, force: true });
+      process.exit(130);
+    });
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let n = 0;
-  for (const dataplane of dataplanes) {
-    for (const hub of hubs) {
-      say(`== hub ${hub}, our dataplane ${dataplane}`);
-      current = new Scenario(hub, dataplane, `ni${process.pid % 10000}-${n++}`, say);
-      try {
-        const r = await current.run();
-        reports.push(r);
-        say(renderReport(r));
-      } finally {
-        await current.destroy();
-        current = undefined;
+  try {
+    for (const dataplane of dataplanes) {
+      for (const hub of hubs) {
+        say(`== hub ${hub}, our dataplane ${dataplane}`);
+        current = new Scenario(hub, dataplane, `ni${process.pid % 10000}-${n++}`, say);
+        try {
+          const r = await current.run();
+          reports.push(r);
+          say(renderReport(r));
+        } finally {
+          await current.destroy();
+          current = undefined;
+        }
       }
     }
+  } finally {
+    rmSync(addonDir, { recursive: true, force: true });
   }
   if (json) process.stdout.write(`${JSON.stringify(reports, null, 1)}\n`);
   const failed = reports.filter((r) => !r.ok).map((r) => `hub ${r.hub}/${r.dataplane}`);

@@ -3,13 +3,14 @@
  * turned into PlatformErrors naming the rule, a missing nft, the time bound. As root, inside a
  * fresh network namespace (nft run as `ip netns exec NS nft`): install, idempotent re-install,
  * the presence check after the table or a rule vanished, ensure(), remove(), all cross-checked
- * with `nft list`.
+ * with `nft list`; the usage set counting what leaves a (veth) device per route next hop, for
+ * local and forwarded packets, read back with usage().
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { PlatformError } from '../../../platform/errors.js';
-import { DEFAULT_REDIRECT_RATE, nftFailure, runNft, tapsRuleset, TunnelTaps } from '../../../platform/linux/nftables.js';
+import { DEFAULT_REDIRECT_RATE, nftFailure, runNft, tapsRuleset, TunnelTaps, TX_SET_NAME, TX_SET_TIMEOUT_S } from '../../../platform/linux/nftables.js';
 import { isRoot, needsTool } from '../../support/tools.js';
 
 const asRoot = isRoot() ? needsTool('ip', 'nft') : { skip: 'needs root (creates a network namespace)' };
@@ -200,4 +201,92 @@ test('nftables: real nft refusals name the line at fault; a refused batch change
   } finally {
     spawnSync('ip', ['netns', 'del', ns]);
   }
+});
+
+// ---- the usage set (transmit counters per route next hop) ----
+
+test('nftables: the usage set and its postrouting rule, counted per route next hop', () => {
+  const s = tapsRuleset('dmvpnd_Tunnel0', { device: 'Tunnel0', multicastGroup: 5, txUsage: true });
+  const lines = s.text.split('\n');
+  const at = lines.indexOf(`\tset ${TX_SET_NAME} {`);
+  assert.ok(at > 0, s.text);
+  assert.deepEqual(lines.slice(at, at + 10), [
+    '\tset tx_nexthops {',
+    '\t\ttype ipv4_addr',
+    '\t\tsize 65535',
+    '\t\tflags dynamic,timeout',
+    `\t\ttimeout ${TX_SET_TIMEOUT_S}s`,
+    '\t}',
+    '\tchain postrouting {',
+    '\t\ttype filter hook postrouting priority filter; policy accept;',
+    '\t\toifname "Tunnel0" update @tx_nexthops { rt ip nexthop counter }',
+    '\t}',
+  ]);
+  assert.equal(s.labels[at + 8], 'the transmit usage rule (chain postrouting)');
+  assert.doesNotMatch(tapsRuleset('dmvpnd_Tunnel0', { device: 'Tunnel0', multicastGroup: 5 }).text, /postrouting|tx_nexthops/, 'only when asked');
+});
+
+test('nftables: the usage set in a namespace counts what leaves the device per next hop, local and forwarded', asRoot, async () => {
+  const ns = `nflogt-nfu-${process.pid}`;
+  const src = `nflogt-nfs-${process.pid}`;
+  assert.equal(spawnSync('ip', ['netns', 'add', ns]).status, 0);
+  try {
+    assert.equal(spawnSync('ip', ['netns', 'add', src]).status, 0);
+    const ip = (n: string, args: string[]): void => void nsExec(n, ['ip', ...args]);
+    // "Tunnel0" is a veth here: the rule matches the device by name. 10.0.0.7 is a gateway, 10.0.0.9 on-link.
+    ip(ns, ['link', 'add', 'Tunnel0', 'type', 'veth', 'peer', 'name', 'far']);
+    ip(ns, ['link', 'set', 'Tunnel0', 'up']);
+    ip(ns, ['link', 'set', 'far', 'up']);
+    ip(ns, ['addr', 'add', '10.0.0.1/24', 'dev', 'Tunnel0']);
+    ip(ns, ['route', 'add', '192.168.5.0/24', 'via', '10.0.0.7', 'dev', 'Tunnel0']);
+    for (const n of ['7', '9']) ip(ns, ['neigh', 'add', `10.0.0.${n}`, 'lladdr', `02:00:00:00:00:0${n}`, 'dev', 'Tunnel0', 'nud', 'permanent']);
+    // A LAN host in its own namespace whose packets the router forwards into the tunnel.
+    ip(ns, ['link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', src]);
+    ip(ns, ['addr', 'add', '172.31.0.1/24', 'dev', 'lan0']);
+    ip(ns, ['link', 'set', 'lan0', 'up']);
+    ip(src, ['addr', 'add', '172.31.0.2/24', 'dev', 'eth0']);
+    ip(src, ['link', 'set', 'eth0', 'up']);
+    ip(src, ['route', 'add', 'default', 'via', '172.31.0.1']);
+    nsExec(ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+
+    const taps = new TunnelTaps('Tunnel0', { nft: ['ip', 'netns', 'exec', ns, 'nft'] });
+    assert.equal(await taps.usage(), undefined, 'no table: no set');
+    await taps.install({ device: 'Tunnel0', multicastGroup: 7, txUsage: true });
+    assert.deepEqual(await taps.usage(), [], 'nothing sent yet');
+    const st = await taps.status();
+    assert.deepEqual([st.complete, st.txUsage], [true, true]);
+
+    const ping = (n: string, dst: string, count: number): void => {
+      spawnSync('ip', ['netns', 'exec', n, 'ping', '-n', '-q', '-c', String(count), '-i', '0.2', '-W', '1', dst], { timeout: 20_000 });
+    };
+    ping(ns, '192.168.5.9', 2); // local, via the gateway 10.0.0.7
+    ping(src, '192.168.5.10', 3); // forwarded, via 10.0.0.7
+    ping(src, '10.0.0.9', 1); // forwarded, on-link: the next hop is the destination
+    ping(ns, '172.31.0.2', 1); // not through the tunnel: not counted
+    const byHop = new Map((await taps.usage())!.map((e) => [e.nextHop, e]));
+    assert.deepEqual([...byHop.keys()].sort(), ['10.0.0.7', '10.0.0.9']);
+    assert.equal(byHop.get('10.0.0.7')!.packets, 5);
+    assert.equal(byHop.get('10.0.0.7')!.bytes, 5 * 84);
+    assert.equal(byHop.get('10.0.0.9')!.packets, 1);
+    const exp = byHop.get('10.0.0.9')!.expiresS!;
+    assert.ok(exp > TX_SET_TIMEOUT_S - 60 && exp <= TX_SET_TIMEOUT_S, `expires in ${exp} s`);
+
+    // The rule gone (the chain flushed): the table is incomplete, and ensure() brings it back.
+    nsExec(ns, ['nft', 'flush', 'chain', 'ip', 'dmvpnd_Tunnel0', 'postrouting']);
+    assert.deepEqual([(await taps.status()).complete, (await taps.status()).txUsage], [false, false]);
+    assert.equal(await taps.ensure(), true);
+    assert.deepEqual(await taps.usage(), [], 'a new table: a new, empty set');
+    await taps.remove();
+    assert.equal(await taps.usage(), undefined);
+  } finally {
+    spawnSync('ip', ['netns', 'del', src]);
+    spawnSync('ip', ['netns', 'del', ns]);
+  }
+});
+
+test('nftables: output is bounded, more generously for the usage set (a full set is megabytes of JSON)', async () => {
+  const big = ['sh', '-c', 'head -c 3000000 /dev/zero | tr "\\0" x'];
+  const capped = await runNft(big, [], '', [], 'reading', 10_000);
+  assert.ok(capped.length >= 1 << 20 && capped.length < (1 << 20) + (1 << 17), `1 MiB by default (${capped.length})`);
+  assert.equal((await runNft(big, [], '', [], 'reading', 10_000, 16 << 20)).length, 3_000_000);
 });
