@@ -9,8 +9,11 @@
  * Timing (IOS's rule, protocols/nhrp/shortcut.ts): a used shortcut is refreshed a third of its
  * holding time before it expires. Busy for 1.8 holding times, the shortcut must be refreshed at
  * least once and never leave the routing table (nor send traffic through the hub again); idle,
- * it must be gone within one holding time plus one refresh lead plus some slack (one refresh
- * may still be earned by the last packets).
+ * it must expire. The usage signal lags the packets (the kernel dataplane reads its counters every
+ * 5 s and the tunnel polls the dataplane every 5 s), so when a refresh falls between the last
+ * packets and their being seen, those packets earn one more: at most two Resolution Requests
+ * after the last packet, and the entry lives at most one refresh interval (holding time less
+ * lead) plus the lag plus a holding time.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,8 +26,10 @@ const opts = !isRoot() && process.env.CI !== 'true' ? { skip: 'needs root for ne
 /** 45 s; 60 s inside the VM, where a loaded host can slow the usage reads (nft runs) by seconds. */
 const HOLDTIME_S = labTimeScale() > 1 ? 60 : 45;
 const BUSY_S = Math.round(HOLDTIME_S * 1.8);
-/** The idle shortcut's longest life: one more refresh earned by the last packets, then a holding time. */
-const IDLE_BOUND_S = HOLDTIME_S + HOLDTIME_S / 3 + 20;
+/** How late the dataplane's usage can be seen: its counter read plus the tunnel's poll. */
+const USAGE_LAG_S = 10;
+/** The idle shortcut's longest life: a refresh interval and the usage lag, then a holding time, and slack. */
+const IDLE_BOUND_S = HOLDTIME_S + (HOLDTIME_S - Math.min(60, HOLDTIME_S / 3)) + USAGE_LAG_S + 20;
 
 interface NhrpEntry { target: string; nextHop: string; flags: string[]; expiresInMs: number | null }
 type Traffic = { sent: Record<string, number> }[];
@@ -112,7 +117,7 @@ test('lab: a busy shortcut is refreshed past its holding time, an idle one expir
     const idleFor = (Date.now() - idle) / 1000;
     t.diagnostic(`idle shortcut gone after ${idleFor.toFixed(0)} s; spoke2 sent ${sent('spoke2', 'resolution request') - requests1} resolution requests meanwhile`);
     assert.ok(idleFor <= IDLE_BOUND_S, `gone within ${IDLE_BOUND_S} s of the last packet (${idleFor} s)`);
-    assert.ok(sent('spoke2', 'resolution request') - requests1 <= 1, 'at most the one refresh the last packets earned');
+    assert.ok(sent('spoke2', 'resolution request') - requests1 <= 2, 'at most the refreshes the last packets earned');
     assert.equal(shortcutEntry(), undefined, 'the cache entry is gone too');
     // Traffic resumes through the hub (EIGRP's route) and would build a new shortcut.
     assert.match(lab.ctl('spoke2', ['show', 'ip', 'route']).stdout, /^D {5}192\.168\.1\.0\/24 \[90\/\d+\] via 10\.0\.0\.1,/m);
