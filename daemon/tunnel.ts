@@ -251,11 +251,18 @@ export class TunnelRuntime {
   }
 
   private pollUsage(): void {
+    let marked = false;
     for (const p of this.peers()) {
       if (p.txPackets === undefined) continue;
       const prev = this.lastTx.get(p.overlay) ?? 0;
-      if (p.txPackets > prev) this.engine.noteUsed(p.overlay);
+      if (p.txPackets > prev) {
+        this.engine.noteUsed(p.overlay);
+        marked = true;
+      }
       this.lastTx.set(p.overlay, p.txPackets);
     }
+    // A used shortcut's deadline moves earlier (its refresh, a third of the holding time before it
+    // expires): without a new timer the refresh would wait for the expiry tick and lapse with it.
+    if (marked) this.arm();
   }
 }
