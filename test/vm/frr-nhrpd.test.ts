@@ -18,15 +18,14 @@
  * Outside CI a missing VM kernel (or FRR) skips it, like test/vm/vm.test.ts; in CI it fails.
  */
 import { before, test } from 'node:test';
+import { needsVm } from './vm-opts.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { kernelReady } from '../../scripts/vm/kernel.js';
 import type { EchoRow, FrrState, OurState, ScenarioReport } from '../../scripts/vm/nhrp-interop-report.js';
-import { needsTool } from '../support/tools.js';
 
 const RUN = fileURLToPath(new URL('../../scripts/vm/run.js', import.meta.url));
 const INTEROP = fileURLToPath(new URL('../../scripts/vm/nhrp-interop.js', import.meta.url));
@@ -39,13 +38,7 @@ const HUBS = ['ours', 'frr'] as const;
 const VM_TIMEOUT_S = 2400;
 
 function vmOpts(): { skip?: string } {
-  const tools = needsTool('qemu-system-x86_64', 'timeout', '/usr/lib/frr/nhrpd', '/usr/lib/frr/zebra', 'vtysh', 'tshark', 'tcpdump', 'nft');
-  if (tools.skip !== undefined) return tools;
-  if (!kernelReady()) {
-    if (process.env.CI === 'true') throw new Error('no VM kernel in CI: .ci/run must run scripts/vm/setup.sh');
-    return { skip: 'needs the VM kernel (run scripts/vm/setup.sh as root)' };
-  }
-  return {};
+  return needsVm('timeout', '/usr/lib/frr/nhrpd', '/usr/lib/frr/zebra', 'vtysh', 'tshark', 'tcpdump', 'nft');
 }
 const opts = vmOpts();
 

@@ -5,25 +5,18 @@
  * signal is the daemon's nftables set counted per route next hop (platform/linux/nftables.ts),
  * so this proves a busy shortcut is refreshed past its holding time and an idle one expires.
  */
+import { needsVm } from './vm-opts.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { kernelReady } from '../../scripts/vm/kernel.js';
-import { needsTool } from '../support/tools.js';
 
 const RUN = fileURLToPath(new URL('../../scripts/vm/run.js', import.meta.url));
 const ROOT = resolve(dirname(RUN), '..', '..', '..');
 
 function vmOpts(): { skip?: string } {
-  const tools = needsTool('qemu-system-x86_64', 'ping', 'nft');
-  if (tools.skip !== undefined) return tools;
-  if (!kernelReady()) {
-    if (process.env.CI === 'true') throw new Error('no VM kernel in CI: .ci/run must run scripts/vm/setup.sh');
-    return { skip: 'needs the VM kernel (run scripts/vm/setup.sh as root)' };
-  }
-  return {};
+  return needsVm('ping', 'nft');
 }
 
 test('kernel dataplane: a busy shortcut is refreshed past its holding time, an idle one expires (VM)', { ...vmOpts(), timeout: 1_800_000 }, (t) => {

@@ -13,25 +13,18 @@
  *   UDP_ENCAP socket, and its SAs become xfrm states with UDP encapsulation: only UDP crosses the NAT.
  * Each runs in its own VM boot, so that one failing does not hide the other.
  */
+import { needsVm } from './vm-opts.js';
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { kernelReady } from '../../scripts/vm/kernel.js';
-import { needsTool } from '../support/tools.js';
 
 const RUN = fileURLToPath(new URL('../../scripts/vm/run.js', import.meta.url));
 const ROOT = resolve(dirname(RUN), '..', '..', '..');
 
 function vmOpts(): { skip?: string } {
-  const tools = needsTool('qemu-system-x86_64', 'tshark', 'traceroute', 'nft', 'tcpdump');
-  if (tools.skip !== undefined) return tools;
-  if (!kernelReady()) {
-    if (process.env.CI === 'true') throw new Error('no VM kernel in CI: .ci/run must run scripts/vm/setup.sh');
-    return { skip: 'needs the VM kernel (run scripts/vm/setup.sh as root)' };
-  }
-  return {};
+  return needsVm('tshark', 'traceroute', 'nft', 'tcpdump');
 }
 
 /** One lab test file in one VM boot on the kernel dataplane; its TAP comments become diagnostics. */

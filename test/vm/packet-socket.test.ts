@@ -7,6 +7,7 @@
  * reaches a UDP socket in the other namespace; the underlay shows the outer IPv4 + GRE headers
  * the kernel built (key 1, TTL 64). One VM boot.
  */
+import { needsVm } from './vm-opts.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -14,10 +15,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { kernelReady } from '../../scripts/vm/kernel.js';
 import { nativeAvailable } from '../../platform/native/index.js';
 import { ARPHRD } from '../../platform/native/packet-socket.js';
-import { needsTool } from '../support/tools.js';
 import type { PeerSummary } from './packet-socket-peer.js';
 
 const RUN = fileURLToPath(new URL('../../scripts/vm/run.js', import.meta.url));
@@ -25,12 +24,8 @@ const PEER = fileURLToPath(new URL('./packet-socket-peer.js', import.meta.url));
 const ROOT = resolve(dirname(RUN), '..', '..', '..');
 
 function vmOpts(): { skip?: string } {
-  const tools = needsTool('qemu-system-x86_64', 'timeout');
-  if (tools.skip !== undefined) return tools;
-  if (!kernelReady()) {
-    if (process.env.CI === 'true') throw new Error('no VM kernel in CI: .ci/run must run scripts/vm/setup.sh');
-    return { skip: 'needs the VM kernel (run scripts/vm/setup.sh as root)' };
-  }
+  const vm = needsVm('timeout');
+  if (vm.skip !== undefined) return vm;
   if (!nativeAvailable()) return { skip: 'native addon not built (npm run build:native)' };
   return {};
 }

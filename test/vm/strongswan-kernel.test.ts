@@ -17,13 +17,13 @@
  * The report's readers (swanctl, ip xfrm, ping, the capture) are checked here without the VM.
  */
 import { before, test } from 'node:test';
+import { needsVm } from './vm-opts.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { kernelReady } from '../../scripts/vm/kernel.js';
 import { KERNEL_ESP_REQID_MAX, KERNEL_ESP_REQID_MIN } from '../../daemon/kernel-esp.js';
 import {
   parseListSas, pingReport, summariseCapture, xfrmStateRows, type CharonChild, type KernelState, type SaSnapshot, type ScenarioReport,
@@ -31,7 +31,6 @@ import {
 import { LinkType, writePcap } from '../../daemon/capture/pcap.js';
 import { emitIpv4, ipv4Length, makeIpv4Header } from '../../protocols/ip/ipv4.js';
 import { encode } from '../../protocols/wire/index.js';
-import { needsTool } from '../support/tools.js';
 
 const RUN = fileURLToPath(new URL('../../scripts/vm/run.js', import.meta.url));
 const RUNNER = fileURLToPath(new URL('../../scripts/vm/strongswan-kernel.js', import.meta.url));
@@ -42,13 +41,7 @@ const VM_TIMEOUT_S = 1500;
 const REKEY_LOSS_MAX = 3;
 
 function vmOpts(): { skip?: string } {
-  const tools = needsTool('qemu-system-x86_64', 'timeout', 'charon-systemd', 'swanctl', 'tcpdump');
-  if (tools.skip !== undefined) return tools;
-  if (!kernelReady()) {
-    if (process.env.CI === 'true') throw new Error('no VM kernel in CI: .ci/run must run scripts/vm/setup.sh');
-    return { skip: 'needs the VM kernel (run scripts/vm/setup.sh as root)' };
-  }
-  return {};
+  return needsVm('timeout', 'charon-systemd', 'swanctl', 'tcpdump');
 }
 const opts = vmOpts();
 

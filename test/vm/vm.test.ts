@@ -5,6 +5,7 @@
  * (esp4 and xfrm_user, autoloaded). Exit statuses, output and the environment come back through;
  * the timeout kills the VM and leaves no QEMU behind. Each test prints its boot and total times.
  */
+import { needsVm } from './vm-opts.js';
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -12,21 +13,14 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findKernel, kernelReady } from '../../scripts/vm/kernel.js';
+import { findKernel } from '../../scripts/vm/kernel.js';
 import { DEFAULT_MODULES } from '../../scripts/vm/vm.js';
-import { needsTool } from '../support/tools.js';
 
 const RUN = fileURLToPath(new URL('../../scripts/vm/run.js', import.meta.url));
 const ROOT = resolve(dirname(RUN), '..', '..', '..');
 
 function vmOpts(): { skip?: string } {
-  const tools = needsTool('qemu-system-x86_64', 'timeout');
-  if (tools.skip !== undefined) return tools;
-  if (!kernelReady()) {
-    if (process.env.CI === 'true') throw new Error('no VM kernel in CI: .ci/run must run scripts/vm/setup.sh');
-    return { skip: 'needs the VM kernel (run scripts/vm/setup.sh as root)' };
-  }
-  return {};
+  return needsVm('timeout');
 }
 const opts = vmOpts();
 

@@ -13,6 +13,7 @@
  *    AES-CBC with HMAC-SHA1-96, -SHA-256-128, -SHA-512-256), and the states' counters show the
  *    echo requests and replies went through ESP.
  */
+import { needsVm } from './vm-opts.js';
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -20,10 +21,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { kernelReady } from '../../scripts/vm/kernel.js';
 import { FakeXfrm } from '../../platform/fake/xfrm.js';
 import type { XfrmPolicy, XfrmState } from '../../platform/ports.js';
-import { needsTool } from '../support/tools.js';
 import { ipView, parseIpPolicies, parseIpStates } from '../platform/linux/fixtures/xfrm-ip.js';
 import { installPhase, plain, teardownPhase, type Step } from '../platform/linux/fixtures/xfrm-scenario.js';
 import { directionSpi, lifecycle, type Snapshot } from './xfrm-node.js';
@@ -33,13 +32,7 @@ const NODE_SCRIPT = fileURLToPath(new URL('./xfrm-node.js', import.meta.url));
 const ROOT = resolve(dirname(RUN), '..', '..', '..');
 
 function vmOpts(): { skip?: string } {
-  const tools = needsTool('qemu-system-x86_64', 'timeout');
-  if (tools.skip !== undefined) return tools;
-  if (!kernelReady()) {
-    if (process.env.CI === 'true') throw new Error('no VM kernel in CI: .ci/run must run scripts/vm/setup.sh');
-    return { skip: 'needs the VM kernel (run scripts/vm/setup.sh as root)' };
-  }
-  return {};
+  return needsVm('timeout');
 }
 
 const TRANSFORMS = ['aes-gcm-128', 'aes-gcm-256+esn', 'aes-cbc-128/hmac-sha1-96', 'aes-cbc-256/hmac-sha256-128', 'aes-cbc-256/hmac-sha512-256'];
