@@ -15,6 +15,12 @@ import type { DataplanePeer, DataplaneSink, TunnelDataplane } from './dataplane.
 
 /** How often per-peer transmit counters are read to mark shortcuts as used. */
 const USAGE_POLL_MS = 5000;
+/**
+ * Dataplane events held while the dataplane starts (its sockets receive before start() returns):
+ * a hub restarting under its spokes gets a registration from each at once. Past the bound they are
+ * dropped and counted (the senders retry).
+ */
+export const START_BACKLOG = 1024;
 
 export interface TunnelDeps {
   readonly rtnl: RtnetlinkPort;
@@ -80,17 +86,38 @@ export class TunnelRuntime {
 
   async start(): Promise<void> {
     const dp = this.deps.dataplane(this);
-    const sink: DataplaneSink = {
-      nhrp: (payload, srcNbma) => this.run(this.engine.receive(payload, srcNbma, this.deps.now())),
-      inner: (src, datagram) => this.onInner?.(src, datagram),
-      miss: (nextHop) => this.run(this.engine.resolve(nextHop, this.deps.now())),
-      redirect: (packet, srcNbma) => this.run(this.engine.redirect(packet, srcNbma, this.deps.now())),
-      ignored: (what) => void (this.ignored[what] = (this.ignored[what] ?? 0) + 1),
-      ike: (src, srcPort, payload) => this.onIke?.(src, srcPort, payload),
+    // Until start() returns there is no dataplane to carry the engine's actions out: a registration
+    // handled then would be answered into the void and its mapping never installed, while the
+    // engine counts it as done (a hub restarted under its spokes lost their unicast that way).
+    // So what arrives meanwhile waits, and is handled in order once the tunnel is up.
+    let held: (() => void)[] | undefined = [];
+    let failed = false;
+    const whenUp = (f: () => void): void => {
+      if (failed) return;
+      if (!held) f();
+      else if (held.length < START_BACKLOG) held.push(f);
+      else this.ignored['over the start backlog'] = (this.ignored['over the start backlog'] ?? 0) + 1;
     };
-    await dp.start(sink);
+    const sink: DataplaneSink = {
+      nhrp: (payload, srcNbma) => whenUp(() => this.run(this.engine.receive(payload, srcNbma, this.deps.now()))),
+      inner: (src, datagram) => whenUp(() => this.onInner?.(src, datagram)),
+      miss: (nextHop) => whenUp(() => this.run(this.engine.resolve(nextHop, this.deps.now()))),
+      redirect: (packet, srcNbma) => whenUp(() => this.run(this.engine.redirect(packet, srcNbma, this.deps.now()))),
+      ignored: (what) => void (this.ignored[what] = (this.ignored[what] ?? 0) + 1),
+      ike: (src, srcPort, payload) => whenUp(() => this.onIke?.(src, srcPort, payload)),
+    };
+    try {
+      await dp.start(sink);
+    } catch (e) {
+      failed = true;
+      held = undefined;
+      throw e;
+    }
     this.dataplane = dp;
     this.run(this.engine.start(this.deps.now()));
+    const backlog = held;
+    held = undefined;
+    for (const f of backlog) f();
     this.usageTimer = setInterval(() => this.pollUsage(), USAGE_POLL_MS);
     this.usageTimer.unref();
   }
