@@ -257,10 +257,16 @@ export class KernelDataplane implements TunnelDataplane {
       const g = link.gre;
       if (g.remote !== undefined) throw new Error(`${this.name} exists with remote ${g.remote}; a multipoint tunnel has none`);
       if (g.key !== c.tunnelKey) this.o.log.warn({ tunnel: this.name }, `${this.name} exists with key ${g.key ?? 'none'}, configured ${c.tunnelKey ?? 'none'}: adopting it as it is`);
+      const df = g.pmtudisc ? 'set on every packet' : g.ignoreDf ? 'never set' : 'copied from the inner packet';
+      const wanted = c.pathMtuDiscovery ? 'copied from the inner packet' : 'never set';
+      if (df !== wanted) this.o.log.warn({ tunnel: this.name }, `${this.name} exists with the outer DF ${df}, configured ${wanted}: adopting it as it is`);
     }
     if (!link) {
       link = await rtnl.createLink({
-        kind: 'gre', name: this.name, local: this.o.nbma, ttl: TUNNEL_TTL, tos: TUNNEL_TOS_INHERIT, pmtudisc: true,
+        kind: 'gre', name: this.name, local: this.o.nbma, ttl: TUNNEL_TTL, tos: TUNNEL_TOS_INHERIT,
+        // IOS: DF copied from the inner packet with `tunnel path-mtu-discovery`, never set without it.
+        // ip_gre's pmtudisc would set DF on every packet; with it off, ignore_df decides between the two.
+        pmtudisc: false, ignoreDf: !c.pathMtuDiscovery,
         ...(c.tunnelKey !== undefined ? { key: c.tunnelKey } : {}),
         ...(this.o.underlay ? { underlay: this.o.underlay } : {}),
       });

@@ -43,6 +43,11 @@ export class UserspaceDataplane implements TunnelDataplane {
   async start(sink: DataplaneSink): Promise<void> {
     const { rtnl, log, cfg: c } = this.o;
     this.sink = sink;
+    if (c.pathMtuDiscovery) {
+      // The kernel builds the outer header of the raw GRE and ESP sockets with one DF setting for all
+      // packets; copying each inner packet's DF would need IP_HDRINCL on the hot path.
+      log.warn({ tunnel: c.name }, 'tunnel path-mtu-discovery: not on the userspace dataplane, the outer DF stays clear (the kernel dataplane copies it from the inner packet)');
+    }
     const tun = openTun(c.name, { mtu: c.ipMtu });
     let greFd = -1;
     try {

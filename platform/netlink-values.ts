@@ -256,8 +256,9 @@ export function validateLinkSpec(s: LinkSpec, syscall: string, operation: string
     if (s.ttl !== undefined) checkUint(s.ttl, 255, 'ttl', syscall, operation);
     if (s.tos !== undefined) checkUint(s.tos, 255, 'tos', syscall, operation);
     if (s.underlay !== undefined) checkIfname(s.underlay, syscall, operation);
-    // A fixed TTL needs DF on the outer header (iproute2: "ttl != 0 and nopmtudisc are incompatible").
-    if (s.pmtudisc === false && (s.ttl ?? 0) !== 0) throw badArgument(syscall, operation, 'a fixed ttl needs path MTU discovery');
+    // ip_gre refuses ignore_df on a device that sets DF itself (ipgre_netlink_parms: EINVAL).
+    // (iproute2 also refuses a fixed ttl with nopmtudisc; the kernel takes it, and IOS needs it.)
+    if (s.ignoreDf && s.pmtudisc !== false) throw badArgument(syscall, operation, 'ignoreDf needs pmtudisc false (DF cannot be both set and ignored)');
   } else if (!['dummy', 'bridge', 'ifb'].includes(s.kind)) {
     throw badArgument(syscall, operation, `unknown link kind "${String((s as { kind: unknown }).kind)}"`);
   }

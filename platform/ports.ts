@@ -39,6 +39,8 @@ export interface GreParams {
   readonly tos: number;
   /** Path MTU discovery (DF set on the outer header). */
   readonly pmtudisc: boolean;
+  /** DF never set on the outer header, not even from the inner packet (absent: false). */
+  readonly ignoreDf?: boolean;
   /** Index of the underlay device the tunnel is bound to (IFLA_GRE_LINK), if any. */
   readonly underlay?: number;
 }
@@ -72,8 +74,17 @@ export interface GreLinkSpec {
   /** Default 0 (inherit). Cisco's tunnel default TTL is 255. */
   readonly ttl?: number;
   readonly tos?: number;
-  /** Default true: Cisco sets DF on the GRE header unless `tunnel path-mtu-discovery` is off. */
+  /**
+   * IFLA_GRE_PMTUDISC, default true (ip_gre's own default): DF on every outer header. IOS never
+   * does that; the kernel dataplane turns it off and chooses with ignoreDf.
+   */
   readonly pmtudisc?: boolean;
+  /**
+   * IFLA_GRE_IGNORE_DF (needs pmtudisc false): never set DF on the outer header, not even copied
+   * from the inner datagram: IOS's default. Without it, DF is copied from the inner datagram:
+   * IOS with `tunnel path-mtu-discovery`.
+   */
+  readonly ignoreDf?: boolean;
   /** Underlay device name (`tunnel source <interface>` binds the tunnel to it). */
   readonly underlay?: string;
   readonly mtu?: number;

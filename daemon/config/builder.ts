@@ -54,6 +54,7 @@ export function newInterface(name: string, pos: SourcePos): InterfaceDraft {
     ipMtu: defaultTunnelIpMtu(),
     ipMtuConfigured: false,
     tunnelMode: 'gre-ip',
+    pathMtuDiscovery: false,
     dataplane: 'auto',
     nhrp: {
       holdtime: NHRP_DEFAULT_HOLDTIME,

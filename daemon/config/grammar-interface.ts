@@ -174,6 +174,7 @@ const rows: Row<InterfaceDraft>[] = [
   t('tunnel key <0-4294967295:key>', 'tunnel key [<0-4294967295:key>]', (a, tu) => {
     tu.tunnelKey = a.negated ? undefined : a.m.num('key');
   }),
+  t('tunnel path-mtu-discovery', 'same', (a, tu) => void (tu.pathMtuDiscovery = !a.negated)),
   t('tunnel protection ipsec profile <WORD:profile> [shared]', 'tunnel protection ipsec profile [<WORD:profile> [shared]]', (a, tu) => {
     tu.protection = a.negated ? undefined : { profile: a.m.str('profile'), shared: a.m.has('shared'), pos: a.pos };
   }, 'ipsec'),

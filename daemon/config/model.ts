@@ -146,6 +146,12 @@ export interface TunnelInterfaceConfig extends InterfaceCommon {
   /** IOS default is point-to-point GRE ("gre ip"). */
   readonly tunnelMode: 'gre-ip' | 'gre-multipoint';
   readonly tunnelKey?: number;
+  /**
+   * `tunnel path-mtu-discovery`: the outer header takes DF from the inner packet and the tunnel
+   * learns the path MTU. Off by default, as in IOS: the outer DF is clear and routers on the
+   * underlay may fragment GRE.
+   */
+  readonly pathMtuDiscovery: boolean;
   readonly protection?: TunnelProtection;
   /** Our extension `tunnel dataplane kernel|userspace`; auto lets the daemon choose. */
   readonly dataplane: TunnelDataplane;

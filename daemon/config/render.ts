@@ -70,6 +70,7 @@ function renderInterface(o: Out, itf: InterfaceConfig): void {
     if (src) o.line(1, `tunnel source ${src.kind === 'address' ? src.address : src.name}`);
     if (itf.tunnelMode === 'gre-multipoint') o.line(1, 'tunnel mode gre multipoint');
     if (itf.tunnelKey !== undefined) o.line(1, `tunnel key ${itf.tunnelKey}`);
+    if (itf.pathMtuDiscovery) o.line(1, 'tunnel path-mtu-discovery');
     if (itf.dataplane !== 'auto') o.line(1, `tunnel dataplane ${itf.dataplane}`);
     if (itf.protection) o.line(1, `tunnel protection ipsec profile ${itf.protection.profile}${itf.protection.shared ? ' shared' : ''}`);
   }

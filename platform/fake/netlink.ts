@@ -265,6 +265,7 @@ export class FakeRtnetlink implements RtnetlinkPort {
         ttl: spec.ttl ?? 0,
         tos: spec.tos ?? 0,
         pmtudisc: spec.pmtudisc !== false,
+        ...(spec.ignoreDf ? { ignoreDf: true } : {}),
         ...(underlay ? { underlay: underlay.index } : {}),
       };
       // ip_tunnel: MTU = 1500 - (outer IPv4 20 + GRE 4 + key 4 if keyed).

@@ -31,6 +31,7 @@ export const IflaGre = {
   TTL: 8,
   TOS: 9,
   PMTUDISC: 10,
+  IGNORE_DF: 19,
 } as const;
 
 /** GRE_KEY as it sits in the 16-bit GRE flags word (include/uapi/linux/if_tunnel.h; RFC 2890
@@ -132,6 +133,7 @@ export function greLinkInfo(spec: GreLinkSpec, underlayIndex?: number): Uint8Arr
     if (local) data.push(nlattr(IflaGre.LOCAL, local));
   }
   data.push(nlattr(IflaGre.PMTUDISC, u8(spec.pmtudisc === false ? 0 : 1)));
+  if (spec.ignoreDf) data.push(nlattr(IflaGre.IGNORE_DF, u8(1)));
   data.push(nlattr(IflaGre.TOS, u8(spec.tos ?? 0)));
   data.push(nlattr(IflaGre.TTL, u8(spec.ttl ?? 0)));
   return concat([nlattr(IflaInfo.KIND, cstring('gre')), nlattr(IflaInfo.DATA, concat(data))]);
@@ -152,6 +154,7 @@ export function parseGreData(data: Uint8Array): GreParams {
     ttl: a.get(IflaGre.TTL)?.[0] ?? 0,
     tos: a.get(IflaGre.TOS)?.[0] ?? 0,
     pmtudisc: (a.get(IflaGre.PMTUDISC)?.[0] ?? 1) !== 0,
+    ...((a.get(IflaGre.IGNORE_DF)?.[0] ?? 0) !== 0 ? { ignoreDf: true } : {}),
     ...(link ? { underlay: link } : {}),
   };
 }

@@ -186,6 +186,10 @@ napi_value RawOpen(napi_env env, napi_callback_info info) {
   // Routing-protocol traffic: IP precedence 6 (internetwork control), as IOS sends EIGRP.
   int tos = 0xc0;
   if (setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos) < 0) return fail("setsockopt(IP_TOS)");
+  // IOS sends EIGRP with DF clear (EIGRP_adjacency.pcap), as the userspace dataplane builds it:
+  // no path MTU discovery on routing-protocol datagrams.
+  int pmtu = IP_PMTUDISC_DONT;
+  if (setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu) < 0) return fail("setsockopt(IP_MTU_DISCOVER)");
   uint32_t n = 0;
   napi_get_array_length(env, argv[2], &n);
   for (uint32_t i = 0; i < n; i++) {

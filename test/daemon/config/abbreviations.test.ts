@@ -161,6 +161,8 @@ test('no: negation restores IOS defaults and removes list entries', () => {
     ' no ip nhrp nhs 10.0.0.2',
     ' tunnel key 7',
     ' no tunnel key',
+    ' tunnel path-mtu-discovery',
+    ' no tunnel path-mtu-discovery',
     ' bandwidth 5',
     ' no bandwidth',
     ' ip nhrp shortcut',
@@ -174,6 +176,7 @@ test('no: negation restores IOS defaults and removes list entries', () => {
   assert.deepEqual(t.nhrp.staticMaps.map((x) => x.protocol), ['10.0.0.2']);
   assert.deepEqual(t.nhrp.nhs, []);
   assert.equal(t.tunnelKey, undefined);
+  assert.equal(t.pathMtuDiscovery, false, 'IOS default: no PMTUD on the tunnel, outer DF clear');
   assert.equal(t.bandwidth, 100);
   assert.equal(t.nhrp.shortcut, false);
   assert.equal(t.ipRedirects, false);

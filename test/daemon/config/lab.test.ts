@@ -151,7 +151,7 @@ test('lab: fixtures/hub.conf reads into the expected model, IOS defaults filled 
         eigrp: [{ as: 1, helloInterval: 5, holdTime: 15, splitHorizon: false, nextHopSelf: true, summaries: [] }],
         bandwidth: 1000, delay: 5000, ipMtu: 1400, ipMtuConfigured: true, tcpAdjustMss: 1360,
         address: { address: '10.0.0.1', mask: '255.255.255.0', prefixLength: 24 },
-        tunnelSource: { kind: 'interface', name: 'eth0' }, tunnelMode: 'gre-multipoint', dataplane: 'auto',
+        tunnelSource: { kind: 'interface', name: 'eth0' }, tunnelMode: 'gre-multipoint', pathMtuDiscovery: false, dataplane: 'auto',
         protection: { profile: 'ipsec-profile', shared: false },
         nhrp: {
           networkId: 100, authentication: { secret: 'Cisco123' }, holdtime: 450, registrationTimeout: 150,
@@ -209,7 +209,7 @@ for (const n of [1, 2, 3]) {
           name: 'Tunnel0', kind: 'tunnel', number: 0, shutdown: false, ipRedirects: true, eigrp: [],
           bandwidth: 1000, delay: 5000, ipMtu: 1400, ipMtuConfigured: true, tcpAdjustMss: 1360,
           address: { address: `10.0.0.1${n}`, mask: '255.255.255.0', prefixLength: 24 },
-          tunnelSource: { kind: 'interface', name: 'eth0' }, tunnelMode: 'gre-multipoint', dataplane: 'auto',
+          tunnelSource: { kind: 'interface', name: 'eth0' }, tunnelMode: 'gre-multipoint', pathMtuDiscovery: false, dataplane: 'auto',
           protection: { profile: 'ipsec-profile', shared: false },
           nhrp: {
             networkId: 100, authentication: { secret: 'Cisco123' }, holdtime: 450, registrationTimeout: 150,

@@ -57,6 +57,7 @@ const FULL = lines(
   ' tunnel source 203.0.113.1',
   ' tunnel mode gre multipoint',
   ' tunnel key 55',
+  ' tunnel path-mtu-discovery',
   ' tunnel protection ipsec profile IPS shared',
   ' tunnel dataplane userspace',
   'router eigrp 10',
@@ -111,6 +112,7 @@ test('model: crypto, EIGRP, key chains and routes read into their typed values',
   assert.equal(tu.delay, 1000);
   assert.equal(tu.ipMtu, 1472, 'no ip mtu: 1500 - 20 (IP) - 8 (GRE with key)');
   assert.equal(tu.dataplane, 'userspace');
+  assert.equal(tu.pathMtuDiscovery, true);
   assert.deepEqual(tu.tunnelSource, { kind: 'address', address: '203.0.113.1' });
   assert.deepEqual(tu.protection, { profile: 'IPS', shared: true });
   assert.deepEqual((tu.nhrp as Record<string, unknown>).nhs, [{ address: '10.5.0.2', nbma: '198.51.100.2', multicast: true }]);

@@ -63,7 +63,10 @@ test('fake: messages read like the kernel layer\'s (the brief\'s example, on an 
   await assert.rejects(port.addRoute({ ...route, dev: 'dmvpn9' }), isErr('netlink', 'ENODEV', 'adding route 192.168.2.0/24 via 10.0.0.12 dev dmvpn9: No such device (ENODEV)'));
   await assert.rejects(port.deleteRoute({ dst: '192.168.3.0/24', table: 100 }), isErr('netlink', 'ESRCH', 'deleting route 192.168.3.0/24 table 100: No such process (ESRCH)'));
   await assert.rejects(port.createLink({ kind: 'gre', name: 'dmvpn1', underlay: 'nope0' }), isErr('netlink', 'ENODEV'));
-  await assert.rejects(port.createLink({ kind: 'gre', name: 'dmvpn1', ttl: 64, pmtudisc: false }), isErr('bad-argument', 'EINVAL'));
+  await assert.rejects(port.createLink({ kind: 'gre', name: 'dmvpn1', ttl: 64, ignoreDf: true }), isErr('bad-argument', 'EINVAL'));
+  // IOS's default on ip_gre: a fixed TTL, no pmtudisc, DF never set.
+  await port.createLink({ kind: 'gre', name: 'dmvpn2', ttl: 255, pmtudisc: false, ignoreDf: true });
+  assert.deepEqual((await port.getLink('dmvpn2'))?.gre, { ttl: 255, tos: 0, pmtudisc: false, ignoreDf: true });
   port.close();
 });
 

@@ -50,6 +50,10 @@ test('rtnetlink: GRE link info decodes back to the parameters', () => {
   });
   // No key, no local, pmtudisc off: a keyless tunnel from any address.
   assert.deepEqual(parseLinkInfo(greLinkInfo({ kind: 'gre', name: 'g', pmtudisc: false })), { kind: 'gre', gre: { ttl: 0, tos: 0, pmtudisc: false } });
+  // IOS's default: no pmtudisc, DF ignored (IFLA_GRE_IGNORE_DF 19 = 1).
+  const iosDefault = greLinkInfo({ kind: 'gre', name: 'g', ttl: 255, pmtudisc: false, ignoreDf: true });
+  assert.equal(hex(parseAttrs(parseAttrs(iosDefault).get(IflaInfo.DATA)!).get(IflaGre.IGNORE_DF)!), '01');
+  assert.deepEqual(parseLinkInfo(iosDefault), { kind: 'gre', gre: { ttl: 255, tos: 0, pmtudisc: false, ignoreDf: true } });
   assert.deepEqual(parseLinkInfo(simpleLinkInfo('veth')), { kind: 'veth' });
   assert.deepEqual(parseLinkInfo(new Uint8Array([1, 0])), {}, 'a truncated attribute stream yields nothing, no throw');
 });
