@@ -6,7 +6,8 @@ import { VERSION } from '../version.js';
 
 const USAGE = `usage: dmvpnctl <command> [options]
   show WORDS… [--json]   ask the running daemon, e.g. show dmvpn, show ip nhrp brief, show ip route
-                         (--socket PATH or $DMVPN_SOCKET to pick the daemon)
+                         (--socket PATH or $DMVPN_SOCKET to pick the daemon; --timeout S to wait
+                         longer than 5 s for the answer)
   decode FILE [--json] [--all] [--brief]
                          print the DMVPN packets (GRE, NHRP, EIGRP, IKEv2, ESP) of a pcap/pcapng file
   version                print the version`;
