@@ -24,7 +24,8 @@
         "src/offload.cc",
         "src/offload_ops.cc",
         "src/tun_io.cc",
-        "src/udp_encap.cc"
+        "src/udp_encap.cc",
+        "src/polled_socket.cc"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-pthread"],

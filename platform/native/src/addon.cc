@@ -63,6 +63,30 @@ Dataplane* unwrap(napi_env env, napi_value v) {
   return h->dp;
 }
 
+// config.<name>, when present: an integer in min..max, stored times scale. False with the error thrown.
+template <class T>
+bool optionalUint(napi_env env, napi_value obj, const char* name, uint64_t min, uint64_t max, T* out,
+                  uint64_t scale = 1) {
+  napi_value v;
+  bool has;
+  if (!prop(env, obj, name, &v, &has)) return false;
+  if (!has) return true;
+  const std::string what = std::string("config.") + name;
+  uint64_t u;
+  if (!toUint(env, v, what.c_str(), min, max, &u)) return false;
+  *out = static_cast<T>(u * scale);
+  return true;
+}
+
+// config.<name>, when present: a boolean.
+bool optionalBool(napi_env env, napi_value obj, const char* name, bool* out) {
+  napi_value v;
+  bool has;
+  if (!prop(env, obj, name, &v, &has)) return false;
+  const std::string what = std::string("config.") + name;
+  return !has || toBool(env, v, what.c_str(), out);
+}
+
 // Reads the fields present in `obj` over `base` (configure() is partial).
 bool parseConfig(napi_env env, napi_value obj, Config* c) {
   napi_valuetype t;
@@ -73,7 +97,6 @@ bool parseConfig(napi_env env, napi_value obj, Config* c) {
   }
   napi_value v;
   bool has;
-  uint64_t u;
   int64_t i;
   if (!prop(env, obj, "key", &v, &has)) return false;
   if (has) {
@@ -87,55 +110,27 @@ bool parseConfig(napi_env env, napi_value obj, Config* c) {
       c->keyPresent = true;
     }
   }
-  if (!prop(env, obj, "localNbma", &v, &has)) return false;
-  if (has && !toU32(env, v, "config.localNbma", &c->localNbma)) return false;
-  if (!prop(env, obj, "ttl", &v, &has)) return false;
-  if (has) {
-    if (!toUint(env, v, "config.ttl", 1, 255, &u)) return false;
-    c->ttl = static_cast<int>(u);
-  }
+  if (!optionalUint(env, obj, "localNbma", 0, 0xffffffffull, &c->localNbma)) return false;
+  if (!optionalUint(env, obj, "ttl", 1, 255, &c->ttl)) return false;
   if (!prop(env, obj, "tos", &v, &has)) return false;
   if (has) {
     if (!toInt(env, v, "config.tos", -1, 255, &i)) return false;
     c->tos = static_cast<int>(i);
   }
-  if (!prop(env, obj, "mtu", &v, &has)) return false;
-  if (has) {
-    if (!toUint(env, v, "config.mtu", 68, 65535, &u)) return false;
-    c->mtu = static_cast<uint32_t>(u);
-  }
-  if (!prop(env, obj, "mssClamp", &v, &has)) return false;
-  if (has) {
-    if (!toUint(env, v, "config.mssClamp", 0, 65495, &u)) return false;
-    c->mssClamp = static_cast<uint16_t>(u);
-  }
-  if (!prop(env, obj, "redirect", &v, &has)) return false;
-  if (has && !toBool(env, v, "config.redirect", &c->redirect)) return false;
+  if (!optionalUint(env, obj, "mtu", 68, 65535, &c->mtu)) return false;
+  if (!optionalUint(env, obj, "mssClamp", 0, 65495, &c->mssClamp)) return false;
+  if (!optionalBool(env, obj, "redirect", &c->redirect)) return false;
   if (!prop(env, obj, "hairpinDirect", &v, &has)) return false;
   if (has) {
     bool d;
     if (!toBool(env, v, "config.hairpinDirect", &d)) return false;
     c->hairpin = d ? Hairpin::Direct : Hairpin::Kernel;
   }
-  if (!prop(env, obj, "reportMulticast", &v, &has)) return false;
-  if (has && !toBool(env, v, "config.reportMulticast", &c->reportMulticast)) return false;
-  if (!prop(env, obj, "handUpProtocol", &v, &has)) return false;
-  if (has) {
-    if (!toUint(env, v, "config.handUpProtocol", 0, 255, &u)) return false;
-    c->handUpProtocol = static_cast<uint8_t>(u);
-  }
-  if (!prop(env, obj, "fallbackNbma", &v, &has)) return false;
-  if (has && !toU32(env, v, "config.fallbackNbma", &c->fallbackNbma)) return false;
-  if (!prop(env, obj, "missIntervalMs", &v, &has)) return false;
-  if (has) {
-    if (!toUint(env, v, "config.missIntervalMs", 0, 3600000, &u)) return false;
-    c->missIntervalNs = u * 1000000ull;
-  }
-  if (!prop(env, obj, "redirectIntervalMs", &v, &has)) return false;
-  if (has) {
-    if (!toUint(env, v, "config.redirectIntervalMs", 0, 3600000, &u)) return false;
-    c->redirectIntervalNs = u * 1000000ull;
-  }
+  if (!optionalBool(env, obj, "reportMulticast", &c->reportMulticast)) return false;
+  if (!optionalUint(env, obj, "handUpProtocol", 0, 255, &c->handUpProtocol)) return false;
+  if (!optionalUint(env, obj, "fallbackNbma", 0, 0xffffffffull, &c->fallbackNbma)) return false;
+  if (!optionalUint(env, obj, "missIntervalMs", 0, 3600000, &c->missIntervalNs, 1000000ull)) return false;
+  if (!optionalUint(env, obj, "redirectIntervalMs", 0, 3600000, &c->redirectIntervalNs, 1000000ull)) return false;
   if (!prop(env, obj, "multicastNbma", &v, &has)) return false;
   if (has) {
     bool isArr = false;
@@ -327,16 +322,11 @@ Handle* unwrapHandle(napi_env env, napi_value v) {
 
 napi_value Start(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!args(env, info, 1, argv)) return nullptr;
-  Dataplane* dp = unwrap(env, argv[0]);
+  Dataplane* dp = dataplaneArgs(env, info, argv);
   if (!dp) return nullptr;
   const char* sc = "";
   int r = dp->start(&sc);
-  if (r < 0) {
-    throwErrno(env, sc, -r);
-    return nullptr;
-  }
-  return undefinedValue(env);
+  return undefinedOrThrow(env, r, sc);
 }
 
 napi_value Close(napi_env env, napi_callback_info info) {
@@ -350,8 +340,7 @@ napi_value Close(napi_env env, napi_callback_info info) {
 
 napi_value Ref(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!args(env, info, 2, argv)) return nullptr;
-  Dataplane* dp = unwrap(env, argv[0]);
+  Dataplane* dp = dataplaneArgs(env, info, argv);
   bool on;
   if (!dp || !toBool(env, argv[1], "ref", &on)) return nullptr;
   if (dp->closed() || !dp->tsfn()) return undefinedValue(env);
@@ -361,8 +350,7 @@ napi_value Ref(napi_env env, napi_callback_info info) {
 
 napi_value Configure(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!args(env, info, 2, argv)) return nullptr;
-  Dataplane* dp = unwrap(env, argv[0]);
+  Dataplane* dp = dataplaneArgs(env, info, argv);
   if (!dp) return nullptr;
   auto cfg = std::make_shared<Config>(*dp->config());
   if (!parseConfig(env, argv[1], cfg.get())) return nullptr;
@@ -372,17 +360,12 @@ napi_value Configure(napi_env env, napi_callback_info info) {
   }
   const char* sc = "";
   int r = dp->setConfig(cfg, &sc);
-  if (r < 0) {
-    throwErrno(env, sc, -r);
-    return nullptr;
-  }
-  return undefinedValue(env);
+  return undefinedOrThrow(env, r, sc);
 }
 
 napi_value GetConfig(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!args(env, info, 1, argv)) return nullptr;
-  Dataplane* dp = unwrap(env, argv[0]);
+  Dataplane* dp = dataplaneArgs(env, info, argv);
   if (!dp) return nullptr;
   return configToJs(env, *dp->config());
 }

@@ -186,8 +186,7 @@ napi_value Baseline(napi_env env, napi_callback_info info) {
 // benchResolve(handle, dsts: Uint32Array, rounds) -> nanoseconds for all lookups.
 napi_value Resolve(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!args(env, info, 3, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  Dataplane* dp = dataplaneArgs(env, info, argv);
   if (!dp) return nullptr;
   napi_typedarray_type type;
   size_t n = 0;
@@ -403,11 +402,13 @@ napi_value BenchEsp(napi_env env, napi_callback_info info) {
 }  // namespace
 
 napi_value benchInit(napi_env env, napi_value exports) {
-  defineFunction(env, exports, "benchFloodStart", FloodStart);
-  defineFunction(env, exports, "benchFloodJoin", FloodJoin);
-  defineFunction(env, exports, "benchBaseline", Baseline);
-  defineFunction(env, exports, "benchResolve", Resolve);
-  defineFunction(env, exports, "benchEsp", BenchEsp);
+  defineFunctions(env, exports, {
+      {"benchFloodStart", FloodStart},
+      {"benchFloodJoin", FloodJoin},
+      {"benchBaseline", Baseline},
+      {"benchResolve", Resolve},
+      {"benchEsp", BenchEsp},
+  });
   return exports;
 }
 

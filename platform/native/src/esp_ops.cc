@@ -92,15 +92,6 @@ std::unique_ptr<Sa> makeSa(napi_env env, napi_value obj, bool outbound) {
   return sa;
 }
 
-napi_value bytesValue(napi_env env, const uint8_t* p, size_t n) {
-  napi_value ab, ta;
-  void* data = nullptr;
-  napi_create_arraybuffer(env, n, &data, &ab);
-  if (n) memcpy(data, p, n);
-  napi_create_typedarray(env, napi_uint8_array, n, ab, 0, &ta);
-  return ta;
-}
-
 // SAs and protection mean nothing without an ESP socket (protocol 50 or UDP
 // 4500): say so instead of silently sending GRE in the clear.
 bool needEsp(napi_env env, Dataplane* dp) {
@@ -168,23 +159,24 @@ napi_value OpenUdpEncapSocket(napi_env env, napi_callback_info info) {
   return i32(env, fd);
 }
 
-napi_value EspUdpAttach(napi_env env, napi_callback_info info) {
+// espAttach(h, espFd) / espUdpAttach(h, espUdpFd): the dataplane takes over a socket.
+napi_value attachSocket(napi_env env, napi_callback_info info, const char* what,
+                        int (Dataplane::*attach)(int, const char**)) {
   napi_value argv[2];
-  if (!args(env, info, 2, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  Dataplane* dp = dataplaneArgs(env, info, argv);
   uint64_t fd;
-  if (!dp || !toUint(env, argv[1], "espUdpFd", 0, 0x7fffffff, &fd)) return nullptr;
+  if (!dp || !toUint(env, argv[1], what, 0, 0x7fffffff, &fd)) return nullptr;
   const char* sc = "";
   int r;
   {
     std::lock_guard<std::mutex> lk(dp->tableLock());
-    r = dp->attachEspUdp(static_cast<int>(fd), &sc);
+    r = (dp->*attach)(static_cast<int>(fd), &sc);
   }
-  if (r < 0) {
-    throwErrno(env, sc, -r);
-    return nullptr;
-  }
-  return undefinedValue(env);
+  return undefinedOrThrow(env, r, sc);
+}
+
+napi_value EspUdpAttach(napi_env env, napi_callback_info info) {
+  return attachSocket(env, info, "espUdpFd", &Dataplane::attachEspUdp);
 }
 
 bool needUdp(napi_env env, Dataplane* dp) {
@@ -196,70 +188,33 @@ bool needUdp(napi_env env, Dataplane* dp) {
 
 // espSendIke(h, dst, port, message) / espSendNatKeepalive(h, dst, port) -> sent (false: would block)
 napi_value EspSendIke(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  if (!args(env, info, 4, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
-  uint32_t dst;
-  uint64_t port;
-  uint8_t* data;
-  size_t len;
-  if (!dp || !toU32(env, argv[1], "dst", &dst) || !toUint(env, argv[2], "dstPort", 1, 65535, &port) ||
-      !toBytes(env, argv[3], "payload", &data, &len) || !needUdp(env, dp)) {
-    return nullptr;
-  }
-  int r = dp->sendIke(dst, static_cast<uint16_t>(port), data, len);
-  if (r < 0) {
-    throwErrno(env, "sendmsg", -r);
-    return nullptr;
-  }
-  return boolean(env, r > 0);
+  AddressedPayload a;
+  Dataplane* dp = addressedPayloadArgs(env, info, "dst", "dstPort", 1, 65535, "payload", &a);
+  if (!dp || !needUdp(env, dp)) return nullptr;
+  return sentOrThrow(env, dp->sendIke(a.addr, static_cast<uint16_t>(a.number), a.data, a.len), "sendmsg");
 }
 
 napi_value EspSendNatKeepalive(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!args(env, info, 3, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
   uint32_t dst;
   uint64_t port;
-  if (!dp || !toU32(env, argv[1], "dst", &dst) || !toUint(env, argv[2], "dstPort", 1, 65535, &port) ||
-      !needUdp(env, dp)) {
-    return nullptr;
-  }
+  Dataplane* dp = dataplaneArgs(env, info, argv, "dst", &dst);
+  if (!dp || !toUint(env, argv[2], "dstPort", 1, 65535, &port) || !needUdp(env, dp)) return nullptr;
   int r = dp->sendNatKeepalive(dst, static_cast<uint16_t>(port));
-  if (r < 0) {
-    throwErrno(env, "sendmsg", -r);
-    return nullptr;
-  }
-  return boolean(env, r > 0);
+  return sentOrThrow(env, r, "sendmsg");
 }
 
 napi_value OpenEspSocket(napi_env env, napi_callback_info info) { return openRawProtocolSocket(env, info, 50); }
 
 napi_value EspAttach(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!args(env, info, 2, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
-  uint64_t fd;
-  if (!dp || !toUint(env, argv[1], "espFd", 0, 0x7fffffff, &fd)) return nullptr;
-  const char* sc = "";
-  int r;
-  {
-    std::lock_guard<std::mutex> lk(dp->tableLock());
-    r = dp->attachEsp(static_cast<int>(fd), &sc);
-  }
-  if (r < 0) {
-    throwErrno(env, sc, -r);
-    return nullptr;
-  }
-  return undefinedValue(env);
+  return attachSocket(env, info, "espFd", &Dataplane::attachEsp);
 }
 
 napi_value EspSetOutbound(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!args(env, info, 3, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
   uint32_t nbma;
-  if (!dp || !toU32(env, argv[1], "nbma", &nbma)) return nullptr;
+  Dataplane* dp = dataplaneArgs(env, info, argv, "nbma", &nbma);
+  if (!dp) return nullptr;
   SaParams p;
   if (!parseSa(env, argv[2], &p) || !parseEncap(env, argv[2], &p)) return nullptr;
   // The socket the SA sends on must be there: UDP 4500 with encap, protocol 50 without.
@@ -288,19 +243,12 @@ napi_value EspSetOutbound(napi_env env, napi_callback_info info) {
 }
 
 napi_value EspDeleteOutbound(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!args(env, info, 2, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
-  uint32_t nbma;
-  if (!dp || !toU32(env, argv[1], "nbma", &nbma)) return nullptr;
-  std::lock_guard<std::mutex> lk(dp->tableLock());
-  return boolean(env, dp->esp().outbound.erase(nbma) > 0);
+  return eraseByKey(env, info, "nbma", [](Dataplane* dp, uint32_t nbma) { return dp->esp().outbound.erase(nbma) > 0; });
 }
 
 napi_value EspSetInbound(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!args(env, info, 2, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  Dataplane* dp = dataplaneArgs(env, info, argv);
   if (!dp || !needEsp(env, dp)) return nullptr;
   std::unique_ptr<Sa> sa = makeSa(env, argv[1], false);
   if (!sa) return nullptr;
@@ -311,22 +259,15 @@ napi_value EspSetInbound(napi_env env, napi_callback_info info) {
 }
 
 napi_value EspDeleteInbound(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!args(env, info, 2, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
-  uint32_t spi;
-  if (!dp || !toU32(env, argv[1], "spi", &spi)) return nullptr;
-  std::lock_guard<std::mutex> lk(dp->tableLock());
-  return boolean(env, dp->esp().inbound.erase(spi) > 0);
+  return eraseByKey(env, info, "spi", [](Dataplane* dp, uint32_t spi) { return dp->esp().inbound.erase(spi) > 0; });
 }
 
 napi_value EspSetProtected(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!args(env, info, 3, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
   uint32_t nbma;
   bool on;
-  if (!dp || !toU32(env, argv[1], "nbma", &nbma) || !toBool(env, argv[2], "on", &on)) return nullptr;
+  Dataplane* dp = dataplaneArgs(env, info, argv, "nbma", &nbma);
+  if (!dp || !toBool(env, argv[2], "on", &on)) return nullptr;
   if (on && !needEsp(env, dp)) return nullptr;
   std::lock_guard<std::mutex> lk(dp->tableLock());
   if (on) {
@@ -353,8 +294,7 @@ napi_value saRow(napi_env env, const Sa& sa) {
 
 napi_value EspStats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!args(env, info, 1, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  Dataplane* dp = dataplaneArgs(env, info, argv);
   if (!dp) return nullptr;
   napi_value out, outbound, inbound, prot;
   napi_create_object(env, &out);
@@ -401,19 +341,10 @@ napi_value EspStats(napi_env env, napi_callback_info info) {
 }
 
 napi_value EspSendRaw(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (!args(env, info, 3, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
-  uint32_t nbma;
-  uint8_t* data;
-  size_t len;
-  if (!dp || !toU32(env, argv[1], "nbma", &nbma) || !toBytes(env, argv[2], "bytes", &data, &len)) return nullptr;
-  int r = dp->sendEspRaw(nbma, data, len);
-  if (r < 0) {
-    throwErrno(env, "sendto", -r);
-    return nullptr;
-  }
-  return boolean(env, r > 0);
+  AddressedPayload a;
+  Dataplane* dp = addressedPayloadArgs(env, info, "nbma", nullptr, 0, 0, "bytes", &a);
+  if (!dp) return nullptr;
+  return sentOrThrow(env, dp->sendEspRaw(a.addr, a.data, a.len), "sendto");
 }
 
 // espSeal(sa, seq, iv, payload) -> the ESP packet (next header 47), no dataplane.
@@ -497,22 +428,24 @@ napi_value espInit(napi_env env, napi_value exports) {
     napi_throw_error(env, "ERR_DMVPN_OPENSSL_MISMATCH", mismatch.c_str());
     return nullptr;
   }
-  defineFunction(env, exports, "openEspSocket", OpenEspSocket);
-  defineFunction(env, exports, "espAttach", EspAttach);
-  defineFunction(env, exports, "espSetOutbound", EspSetOutbound);
-  defineFunction(env, exports, "espDeleteOutbound", EspDeleteOutbound);
-  defineFunction(env, exports, "espSetInbound", EspSetInbound);
-  defineFunction(env, exports, "espDeleteInbound", EspDeleteInbound);
-  defineFunction(env, exports, "espSetProtected", EspSetProtected);
-  defineFunction(env, exports, "espStats", EspStats);
-  defineFunction(env, exports, "espSendRaw", EspSendRaw);
-  defineFunction(env, exports, "espSeal", EspSeal);
-  defineFunction(env, exports, "espOpen", EspOpen);
-  defineFunction(env, exports, "espIvs", EspIvs);
-  defineFunction(env, exports, "openUdpEncapSocket", OpenUdpEncapSocket);
-  defineFunction(env, exports, "espUdpAttach", EspUdpAttach);
-  defineFunction(env, exports, "espSendIke", EspSendIke);
-  defineFunction(env, exports, "espSendNatKeepalive", EspSendNatKeepalive);
+  defineFunctions(env, exports, {
+      {"openEspSocket", OpenEspSocket},
+      {"espAttach", EspAttach},
+      {"espSetOutbound", EspSetOutbound},
+      {"espDeleteOutbound", EspDeleteOutbound},
+      {"espSetInbound", EspSetInbound},
+      {"espDeleteInbound", EspDeleteInbound},
+      {"espSetProtected", EspSetProtected},
+      {"espStats", EspStats},
+      {"espSendRaw", EspSendRaw},
+      {"espSeal", EspSeal},
+      {"espOpen", EspOpen},
+      {"espIvs", EspIvs},
+      {"openUdpEncapSocket", OpenUdpEncapSocket},
+      {"espUdpAttach", EspUdpAttach},
+      {"espSendIke", EspSendIke},
+      {"espSendNatKeepalive", EspSendNatKeepalive},
+  });
   return exports;
 }
 

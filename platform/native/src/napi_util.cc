@@ -15,17 +15,42 @@ void throwLastError(napi_env env) {
   napi_throw_error(env, "ERR_NAPI", info && info->error_message ? info->error_message : "N-API call failed");
 }
 
-void throwErrno(napi_env env, const char* syscall, int err) {
+const char* errnoName(int err) {
   const char* name = strerrorname_np(err);
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s failed: %s (%s)", syscall, strerror(err), name ? name : "?");
+  return name ? name : "?";
+}
+
+napi_value errnoObject(napi_env env, const char* syscall, const char* message, int err) {
+  const char* name = strerrorname_np(err);
   napi_value m, e;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &m);
   napi_create_error(env, nullptr, m, &e);
   napi_set_named_property(env, e, "code", str(env, name ? name : "EUNKNOWN"));
   napi_set_named_property(env, e, "errno", i32(env, -err));
   napi_set_named_property(env, e, "syscall", str(env, syscall));
-  napi_throw(env, e);
+  return e;
+}
+
+void throwErrno(napi_env env, const char* syscall, int err) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s failed: %s (%s)", syscall, strerror(err), errnoName(err));
+  napi_throw(env, errnoObject(env, syscall, msg, err));
+}
+
+napi_value undefinedOrThrow(napi_env env, int r, const char* syscall) {
+  if (r < 0) {
+    throwErrno(env, syscall, -r);
+    return nullptr;
+  }
+  return undefinedValue(env);
+}
+
+napi_value sentOrThrow(napi_env env, int r, const char* syscall) {
+  if (r < 0) {
+    throwErrno(env, syscall, -r);
+    return nullptr;
+  }
+  return boolean(env, r > 0);
 }
 
 void throwType(napi_env env, const char* what, const char* expected) {
@@ -48,6 +73,14 @@ bool args(napi_env env, napi_callback_info info, size_t n, napi_value* argv) {
   }
   for (size_t i = argc; i < n; i++) napi_get_undefined(env, &argv[i]);
   return true;
+}
+
+void defineFunctions(napi_env env, napi_value exports, std::initializer_list<Export> fns) {
+  for (const Export& f : fns) {
+    napi_value fn;
+    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &fn);
+    napi_set_named_property(env, exports, f.name, fn);
+  }
 }
 
 bool isUndefined(napi_env env, napi_value v) {
@@ -162,31 +195,37 @@ bool prop(napi_env env, napi_value obj, const char* name, napi_value* out, bool*
   return true;
 }
 
-napi_value u32(napi_env env, uint32_t v) {
-  napi_value x;
-  napi_create_uint32(env, v, &x);
+// One N-API value made from a C value by create (napi_create_uint32 ...).
+template <class T>
+static napi_value made(napi_env env, napi_status (*create)(napi_env, T, napi_value*), T v) {
+  napi_value x = nullptr;
+  create(env, v, &x);
   return x;
 }
-napi_value i32(napi_env env, int32_t v) {
-  napi_value x;
-  napi_create_int32(env, v, &x);
-  return x;
-}
-napi_value num(napi_env env, double v) {
-  napi_value x;
-  napi_create_double(env, v, &x);
-  return x;
-}
-napi_value boolean(napi_env env, bool v) {
-  napi_value x;
-  napi_get_boolean(env, v, &x);
-  return x;
-}
+
+napi_value u32(napi_env env, uint32_t v) { return made(env, napi_create_uint32, v); }
+napi_value i32(napi_env env, int32_t v) { return made(env, napi_create_int32, v); }
+napi_value num(napi_env env, double v) { return made(env, napi_create_double, v); }
+napi_value boolean(napi_env env, bool v) { return made(env, napi_get_boolean, v); }
 napi_value str(napi_env env, const char* s) {
   napi_value x;
   napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &x);
   return x;
 }
+bool copyBytes(napi_env env, const void* p, size_t n, napi_value* out) {
+  void* data = nullptr;
+  napi_value ab;
+  if (napi_create_arraybuffer(env, n, &data, &ab) != napi_ok || (n && !data)) return false;
+  if (n) memcpy(data, p, n);
+  return napi_create_typedarray(env, napi_uint8_array, n, ab, 0, out) == napi_ok;
+}
+
+napi_value bytesValue(napi_env env, const void* p, size_t n) {
+  napi_value v = nullptr;
+  copyBytes(env, p, n, &v);
+  return v;
+}
+
 napi_value undefinedValue(napi_env env) {
   napi_value x;
   napi_get_undefined(env, &x);

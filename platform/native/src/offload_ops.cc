@@ -10,20 +10,10 @@
 namespace dmvpn {
 namespace {
 
-napi_value bytesOf(napi_env env, const uint8_t* p, size_t n) {
-  napi_value ab, ta;
-  void* data = nullptr;
-  napi_create_arraybuffer(env, n, &data, &ab);
-  if (n) memcpy(data, p, n);
-  napi_create_typedarray(env, napi_uint8_array, n, ab, 0, &ta);
-  return ta;
-}
-
 // tunOffload(h) -> true when the dataplane's TUN has IFF_VNET_HDR and offloads.
 napi_value TunOffload(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!args(env, info, 1, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  Dataplane* dp = dataplaneArgs(env, info, argv);
   if (!dp) return nullptr;
   return boolean(env, dp->tunOffload());
 }
@@ -53,7 +43,7 @@ napi_value OffloadSplit(napi_env env, napi_callback_info info) {
   if (gso == VNET_GSO_NONE) {
     if ((v.flags & VNET_F_NEEDS_CSUM) && !completeChecksum(copy.data(), len, v.csumStart, v.csumOffset)) return nul;
     napi_create_array_with_length(env, 1, &arr);
-    napi_set_element(env, arr, 0, bytesOf(env, copy.data(), len));
+    napi_set_element(env, arr, 0, bytesValue(env, copy.data(), len));
     return arr;
   }
   TcpGso g;
@@ -62,7 +52,7 @@ napi_value OffloadSplit(napi_env env, napi_callback_info info) {
   napi_create_array_with_length(env, g.count, &arr);
   for (size_t i = 0; i < g.count; i++) {
     const size_t n = tcpGsoSegment(copy.data(), g, i, out.data());
-    napi_set_element(env, arr, static_cast<uint32_t>(i), bytesOf(env, out.data(), n));
+    napi_set_element(env, arr, static_cast<uint32_t>(i), bytesValue(env, out.data(), n));
   }
   return arr;
 }
@@ -107,8 +97,8 @@ napi_value OffloadMerge(napi_env env, napi_callback_info info) {
     writeVnetHdr(hdr, gro.vnet(k));
     napi_value o;
     napi_create_object(env, &o);
-    napi_set_named_property(env, o, "vnet", bytesOf(env, hdr, sizeof hdr));
-    napi_set_named_property(env, o, "packet", bytesOf(env, bytes.data(), bytes.size()));
+    napi_set_named_property(env, o, "vnet", bytesValue(env, hdr, sizeof hdr));
+    napi_set_named_property(env, o, "packet", bytesValue(env, bytes.data(), bytes.size()));
     napi_set_element(env, arr, static_cast<uint32_t>(k), o);
   }
   return arr;
@@ -117,9 +107,11 @@ napi_value OffloadMerge(napi_env env, napi_callback_info info) {
 }  // namespace
 
 napi_value offloadInit(napi_env env, napi_value exports) {
-  defineFunction(env, exports, "tunOffload", TunOffload);
-  defineFunction(env, exports, "offloadSplit", OffloadSplit);
-  defineFunction(env, exports, "offloadMerge", OffloadMerge);
+  defineFunctions(env, exports, {
+      {"tunOffload", TunOffload},
+      {"offloadSplit", OffloadSplit},
+      {"offloadMerge", OffloadMerge},
+  });
   return exports;
 }
 

@@ -11,63 +11,64 @@ namespace {
 
 napi_value PeerSet(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!args(env, info, 3, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
   uint32_t overlay, nbma;
-  if (!dp || !toU32(env, argv[1], "overlay", &overlay) || !toU32(env, argv[2], "nbma", &nbma)) return nullptr;
+  Dataplane* dp = dataplaneArgs(env, info, argv, "overlay", &overlay);
+  if (!dp || !toU32(env, argv[2], "nbma", &nbma)) return nullptr;
   std::lock_guard<std::mutex> lk(dp->tableLock());
   dp->peers().set(overlay, nbma);
   return undefinedValue(env);
 }
 
 napi_value PeerDelete(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!args(env, info, 2, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
-  uint32_t overlay;
-  if (!dp || !toU32(env, argv[1], "overlay", &overlay)) return nullptr;
-  std::lock_guard<std::mutex> lk(dp->tableLock());
-  return boolean(env, dp->peers().erase(overlay));
+  return eraseByKey(env, info, "overlay", [](Dataplane* dp, uint32_t overlay) { return dp->peers().erase(overlay); });
 }
 
-napi_value PeerClear(napi_env env, napi_callback_info info) {
+// peerClear(h) / routeClear(h) -> how many entries there were.
+template <class Table>
+napi_value clearTable(napi_env env, napi_callback_info info, Table& (Dataplane::*table)()) {
   napi_value argv[1];
-  if (!args(env, info, 1, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  Dataplane* dp = dataplaneArgs(env, info, argv);
   if (!dp) return nullptr;
   std::lock_guard<std::mutex> lk(dp->tableLock());
-  const size_t n = dp->peers().size();
-  dp->peers().clear();
+  Table& t = (dp->*table)();
+  const size_t n = t.size();
+  t.clear();
   return u32(env, static_cast<uint32_t>(n));
 }
 
-napi_value PeerDump(napi_env env, napi_callback_info info) {
+napi_value PeerClear(napi_env env, napi_callback_info info) { return clearTable(env, info, &Dataplane::peers); }
+
+// peerDump / routeDump: the rows copied by collect(dp, rows) under the table
+// lock (JavaScript values are made after it is released), one object each.
+template <class Row, class Collect, class Fill>
+napi_value dumpTable(napi_env env, napi_callback_info info, Collect collect, Fill fill) {
   napi_value argv[1];
-  if (!args(env, info, 1, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  Dataplane* dp = dataplaneArgs(env, info, argv);
   if (!dp) return nullptr;
-  struct Row {
-    uint32_t overlay;
-    PeerEntry e;
-  };
   std::vector<Row> rows;
   {
     std::lock_guard<std::mutex> lk(dp->tableLock());
+    collect(dp, rows);
+  }
+  return objectArray(env, rows, fill);
+}
+
+struct PeerRow {
+  uint32_t overlay;
+  PeerEntry e;
+};
+
+napi_value PeerDump(napi_env env, napi_callback_info info) {
+  auto collect = [](Dataplane* dp, std::vector<PeerRow>& rows) {
     rows.reserve(dp->peers().size());
-    dp->peers().forEach([&](uint32_t o, const PeerEntry& e) { rows.push_back(Row{o, e}); });
-  }
-  napi_value arr;
-  napi_create_array_with_length(env, rows.size(), &arr);
-  for (size_t i = 0; i < rows.size(); i++) {
-    napi_value o;
-    napi_create_object(env, &o);
-    napi_set_named_property(env, o, "overlay", u32(env, rows[i].overlay));
-    napi_set_named_property(env, o, "nbma", u32(env, rows[i].e.nbma));
-    napi_set_named_property(env, o, "txPackets", num(env, static_cast<double>(rows[i].e.txPackets)));
-    napi_set_named_property(env, o, "txBytes", num(env, static_cast<double>(rows[i].e.txBytes)));
-    napi_set_element(env, arr, static_cast<uint32_t>(i), o);
-  }
-  return arr;
+    dp->peers().forEach([&](uint32_t o, const PeerEntry& e) { rows.push_back(PeerRow{o, e}); });
+  };
+  return dumpTable<PeerRow>(env, info, collect, [env](napi_value o, const PeerRow& r) {
+    napi_set_named_property(env, o, "overlay", u32(env, r.overlay));
+    napi_set_named_property(env, o, "nbma", u32(env, r.e.nbma));
+    napi_set_named_property(env, o, "txPackets", num(env, static_cast<double>(r.e.txPackets)));
+    napi_set_named_property(env, o, "txBytes", num(env, static_cast<double>(r.e.txBytes)));
+  });
 }
 
 bool prefixArgs(napi_env env, napi_value* argv, uint32_t* prefix, int* len) {
@@ -79,8 +80,7 @@ bool prefixArgs(napi_env env, napi_value* argv, uint32_t* prefix, int* len) {
 
 napi_value RouteSet(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  if (!args(env, info, 4, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  Dataplane* dp = dataplaneArgs(env, info, argv);
   uint32_t prefix, nh;
   int len;
   if (!dp || !prefixArgs(env, argv, &prefix, &len) || !toU32(env, argv[3], "nextHop", &nh)) return nullptr;
@@ -91,8 +91,7 @@ napi_value RouteSet(napi_env env, napi_callback_info info) {
 
 napi_value RouteDelete(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!args(env, info, 3, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  Dataplane* dp = dataplaneArgs(env, info, argv);
   uint32_t prefix;
   int len;
   if (!dp || !prefixArgs(env, argv, &prefix, &len)) return nullptr;
@@ -100,51 +99,30 @@ napi_value RouteDelete(napi_env env, napi_callback_info info) {
   return boolean(env, dp->routes().erase(prefix, len));
 }
 
-napi_value RouteClear(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!args(env, info, 1, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
-  if (!dp) return nullptr;
-  std::lock_guard<std::mutex> lk(dp->tableLock());
-  const size_t n = dp->routes().size();
-  dp->routes().clear();
-  return u32(env, static_cast<uint32_t>(n));
-}
+napi_value RouteClear(napi_env env, napi_callback_info info) { return clearTable(env, info, &Dataplane::routes); }
+
+struct RouteRow {
+  uint32_t prefix;
+  int len;
+  uint32_t nh;
+};
 
 napi_value RouteDump(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!args(env, info, 1, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
-  if (!dp) return nullptr;
-  struct Row {
-    uint32_t prefix;
-    int len;
-    uint32_t nh;
+  auto collect = [](Dataplane* dp, std::vector<RouteRow>& rows) {
+    dp->routes().forEach([&](uint32_t p, int l, uint32_t nh) { rows.push_back(RouteRow{p, l, nh}); });
   };
-  std::vector<Row> rows;
-  {
-    std::lock_guard<std::mutex> lk(dp->tableLock());
-    dp->routes().forEach([&](uint32_t p, int l, uint32_t nh) { rows.push_back(Row{p, l, nh}); });
-  }
-  napi_value arr;
-  napi_create_array_with_length(env, rows.size(), &arr);
-  for (size_t i = 0; i < rows.size(); i++) {
-    napi_value o;
-    napi_create_object(env, &o);
-    napi_set_named_property(env, o, "prefix", u32(env, rows[i].prefix));
-    napi_set_named_property(env, o, "length", u32(env, static_cast<uint32_t>(rows[i].len)));
-    napi_set_named_property(env, o, "nextHop", u32(env, rows[i].nh));
-    napi_set_element(env, arr, static_cast<uint32_t>(i), o);
-  }
-  return arr;
+  return dumpTable<RouteRow>(env, info, collect, [env](napi_value o, const RouteRow& r) {
+    napi_set_named_property(env, o, "prefix", u32(env, r.prefix));
+    napi_set_named_property(env, o, "length", u32(env, static_cast<uint32_t>(r.len)));
+    napi_set_named_property(env, o, "nextHop", u32(env, r.nh));
+  });
 }
 
 napi_value Lookup(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!args(env, info, 2, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
   uint32_t dst;
-  if (!dp || !toU32(env, argv[1], "dst", &dst)) return nullptr;
+  Dataplane* dp = dataplaneArgs(env, info, argv, "dst", &dst);
+  if (!dp) return nullptr;
   Resolution r;
   {
     std::lock_guard<std::mutex> lk(dp->tableLock());
@@ -159,63 +137,40 @@ napi_value Lookup(napi_env env, napi_callback_info info) {
   return o;
 }
 
-// 1 -> true, 0 -> false (would block), < 0 -> throws.
-napi_value sendResult(napi_env env, int r, const char* syscall) {
-  if (r < 0) {
-    throwErrno(env, syscall, -r);
-    return nullptr;
-  }
-  return boolean(env, r > 0);
-}
-
 napi_value SendGre(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  if (!args(env, info, 4, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
-  uint32_t nbma;
-  uint64_t proto;
-  uint8_t* data;
-  size_t len;
-  if (!dp || !toU32(env, argv[1], "nbma", &nbma) || !toUint(env, argv[2], "protocolType", 0, 0xffff, &proto) ||
-      !toBytes(env, argv[3], "payload", &data, &len)) {
-    return nullptr;
-  }
-  if (len > 65535 - 20 - 8) {
+  AddressedPayload a;
+  Dataplane* dp = addressedPayloadArgs(env, info, "nbma", "protocolType", 0, 0xffff, "payload", &a);
+  if (!dp) return nullptr;
+  if (a.len > 65535 - 20 - 8) {
     throwRange(env, "payload length", "at most 65507 bytes");
     return nullptr;
   }
-  return sendResult(env, dp->sendGre(nbma, static_cast<uint16_t>(proto), data, len, false), "sendmsg");
+  return sentOrThrow(env, dp->sendGre(a.addr, static_cast<uint16_t>(a.number), a.data, a.len, false), "sendmsg");
 }
 
 napi_value SendRaw(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (!args(env, info, 3, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
-  uint32_t nbma;
-  uint8_t* data;
-  size_t len;
-  if (!dp || !toU32(env, argv[1], "nbma", &nbma) || !toBytes(env, argv[2], "bytes", &data, &len)) return nullptr;
-  if (len > 65535 - 20) {
+  AddressedPayload a;
+  Dataplane* dp = addressedPayloadArgs(env, info, "nbma", nullptr, 0, 0, "bytes", &a);
+  if (!dp) return nullptr;
+  if (a.len > 65535 - 20) {
     throwRange(env, "bytes length", "at most 65515 bytes");
     return nullptr;
   }
-  return sendResult(env, dp->sendGre(nbma, 0, data, len, true), "sendmsg");
+  return sentOrThrow(env, dp->sendGre(a.addr, 0, a.data, a.len, true), "sendmsg");
 }
 
 napi_value WriteTun(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!args(env, info, 2, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  Dataplane* dp = dataplaneArgs(env, info, argv);
   uint8_t* data;
   size_t len;
   if (!dp || !toBytes(env, argv[1], "packet", &data, &len)) return nullptr;
-  return sendResult(env, dp->writeTun(data, len), "write");
+  return sentOrThrow(env, dp->writeTun(data, len), "write");
 }
 
 napi_value SendInner(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!args(env, info, 2, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  Dataplane* dp = dataplaneArgs(env, info, argv);
   uint8_t* data;
   size_t len;
   if (!dp || !toBytes(env, argv[1], "packet", &data, &len)) return nullptr;
@@ -231,8 +186,7 @@ napi_value SendInner(napi_env env, napi_callback_info info) {
 
 napi_value Stats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!args(env, info, 1, argv)) return nullptr;
-  Dataplane* dp = unwrapDataplane(env, argv[0]);
+  Dataplane* dp = dataplaneArgs(env, info, argv);
   if (!dp) return nullptr;
   napi_value o;
   napi_create_object(env, &o);
@@ -252,26 +206,41 @@ napi_value CounterNames(napi_env env, napi_callback_info info) {
 
 }  // namespace
 
+Dataplane* addressedPayloadArgs(napi_env env, napi_callback_info info, const char* addrName, const char* numberName,
+                                uint64_t min, uint64_t max, const char* payloadName, AddressedPayload* a) {
+  napi_value argv[4];
+  Dataplane* dp = dataplaneArgs(env, info, argv, addrName, &a->addr);
+  if (!dp || (numberName && !toUint(env, argv[2], numberName, min, max, &a->number)) ||
+      !toBytes(env, argv[numberName ? 3 : 2], payloadName, &a->data, &a->len)) {
+    return nullptr;
+  }
+  return dp;
+}
+
 napi_value tablesInit(napi_env env, napi_value exports) {
-  defineFunction(env, exports, "peerSet", PeerSet);
-  defineFunction(env, exports, "peerDelete", PeerDelete);
-  defineFunction(env, exports, "peerClear", PeerClear);
-  defineFunction(env, exports, "peerDump", PeerDump);
-  defineFunction(env, exports, "routeSet", RouteSet);
-  defineFunction(env, exports, "routeDelete", RouteDelete);
-  defineFunction(env, exports, "routeClear", RouteClear);
-  defineFunction(env, exports, "routeDump", RouteDump);
-  defineFunction(env, exports, "lookup", Lookup);
+  defineFunctions(env, exports, {
+      {"peerSet", PeerSet},
+      {"peerDelete", PeerDelete},
+      {"peerClear", PeerClear},
+      {"peerDump", PeerDump},
+      {"routeSet", RouteSet},
+      {"routeDelete", RouteDelete},
+      {"routeClear", RouteClear},
+      {"routeDump", RouteDump},
+      {"lookup", Lookup},
+  });
   return exports;
 }
 
 napi_value ioInit(napi_env env, napi_value exports) {
-  defineFunction(env, exports, "sendGre", SendGre);
-  defineFunction(env, exports, "sendRaw", SendRaw);
-  defineFunction(env, exports, "writeTun", WriteTun);
-  defineFunction(env, exports, "sendInner", SendInner);
-  defineFunction(env, exports, "stats", Stats);
-  defineFunction(env, exports, "counterNames", CounterNames);
+  defineFunctions(env, exports, {
+      {"sendGre", SendGre},
+      {"sendRaw", SendRaw},
+      {"writeTun", WriteTun},
+      {"sendInner", SendInner},
+      {"stats", Stats},
+      {"counterNames", CounterNames},
+  });
   return exports;
 }
 

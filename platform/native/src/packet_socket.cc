@@ -20,23 +20,12 @@ namespace {
 
 // ---- N-API functions
 
-PacketSock* unwrapSock(napi_env env, napi_value v) {
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
-  void* p = nullptr;
-  if (t == napi_external) napi_get_value_external(env, v, &p);
-  PacketSock* s = static_cast<PacketSock*>(p);
-  if (!s || s->magic != kMagic) {
-    throwType(env, "handle", "a packet socket handle");
-    return nullptr;
-  }
-  return s;
-}
+constexpr const char* kHandle = "a packet socket handle";
 
-bool isFunction(napi_env env, napi_value v) {
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
-  return t == napi_function;
+// Fetches the N arguments of a call on a handle and the socket behind argv[0].
+template <size_t N>
+PacketSock* sockArgs(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
+  return static_cast<PacketSock*>(socketArgs(env, info, argv, kMagic, kHandle));
 }
 
 // packetOpen(device, protocol, rcvbuf?, onPacket, onError?) -> { handle, ifindex, hardwareType, address }
@@ -48,14 +37,7 @@ napi_value PacketOpen(napi_env env, napi_callback_info info) {
   if (!toString(env, argv[0], "device", &dev)) return nullptr;
   if (!toUint(env, argv[1], "protocol", 1, 0xffff, &proto)) return nullptr;
   if (!isUndefined(env, argv[2]) && !toUint(env, argv[2], "rcvbuf", 0, 1u << 30, &rcvbuf)) return nullptr;
-  if (!isFunction(env, argv[3])) {
-    throwType(env, "onPacket", "a function");
-    return nullptr;
-  }
-  if (!isUndefined(env, argv[4]) && !isFunction(env, argv[4])) {
-    throwType(env, "onError", "a function");
-    return nullptr;
-  }
+  if (!checkCallbacks(env, argv[3], "onPacket", argv[4])) return nullptr;
   if (dev.empty() || dev.size() >= IFNAMSIZ || dev.find('\0') != std::string::npos) {
     throwDeviceErrno(env, "if_nametoindex", dev, ENODEV);
     return nullptr;
@@ -104,8 +86,6 @@ napi_value PacketOpen(napi_env env, napi_callback_info info) {
   }
 
   PacketSock* s = new PacketSock();
-  s->env = env;
-  s->fd = fd;
   s->ifindex = static_cast<int>(ifindex);
   s->hatype = self.sll_hatype;
   s->halen = std::min<uint8_t>(self.sll_halen, sizeof self.sll_addr);
@@ -119,26 +99,15 @@ napi_value PacketOpen(napi_env env, napi_callback_info info) {
     s->rx[i].msg_hdr.msg_iov = &s->rxIov[i];
     s->rx[i].msg_hdr.msg_iovlen = 1;
   }
-  napi_create_reference(env, argv[3], 1, &s->onPacket);
-  if (!isUndefined(env, argv[4])) napi_create_reference(env, argv[4], 1, &s->onError);
-  napi_async_init(env, nullptr, str(env, "dmvpn:packetsocket"), &s->async);
+  startPolling(s, env, fd, argv[3], argv[4], "dmvpn:packetsocket", onReadable);
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
-  uv_poll_init(loop, &s->poll, fd);
-  s->poll.data = s;
   uv_timer_init(loop, &s->timer);
-  s->timer.data = s;
+  watchHandle(s, reinterpret_cast<uv_handle_t*>(&s->timer));
   uv_unref(reinterpret_cast<uv_handle_t*>(&s->timer));  // the poll alone keeps the process alive
-  s->openHandles = 2;
-  uv_poll_start(&s->poll, UV_READABLE, onReadable);
-  napi_add_async_cleanup_hook(env, envCleanup, s, &s->cleanupHook);
 
-  napi_value handle, out, addr, ab;
-  napi_create_external(env, s, finalizeSock, nullptr, &handle);
-  void* data;
-  napi_create_arraybuffer(env, s->halen, &data, &ab);
-  memcpy(data, self.sll_addr, s->halen);
-  napi_create_typedarray(env, napi_uint8_array, s->halen, ab, 0, &addr);
+  napi_value handle = socketHandle(env, s), out, addr;
+  copyBytes(env, self.sll_addr, s->halen, &addr);
   napi_create_object(env, &out);
   napi_set_named_property(env, out, "handle", handle);
   napi_set_named_property(env, out, "ifindex", u32(env, ifindex));
@@ -168,20 +137,27 @@ bool fillAddress(napi_env env, PacketSock* s, napi_value v, const char* what, ui
   return true;
 }
 
-// Common arguments of send and sendMany: (handle, to, payload, protocol).
-bool sendArgs(napi_env env, napi_value* argv, PacketSock** s, uint8_t** data, size_t* len, uint16_t* proto) {
-  *s = unwrapSock(env, argv[0]);
-  if (!*s) return false;
+struct SendArgs {
+  PacketSock* s = nullptr;
+  uint8_t* data = nullptr;
+  size_t len = 0;
+  uint16_t proto = 0;
+};
+
+// Common arguments of send and sendMany: (handle, to, payload, protocol); `to` is each one's own.
+bool sendArgs(napi_env env, napi_callback_info info, napi_value (&argv)[4], SendArgs* a) {
+  a->s = sockArgs(env, info, argv);
+  if (!a->s) return false;
   uint64_t p;
-  if (!toBytes(env, argv[2], "payload", data, len)) return false;
-  if (*len > 65535) {
+  if (!toBytes(env, argv[2], "payload", &a->data, &a->len)) return false;
+  if (a->len > 65535) {
     throwRange(env, "payload", "at most 65535 bytes");
     return false;
   }
   if (!toUint(env, argv[3], "protocol", 1, 0xffff, &p)) return false;
-  *proto = static_cast<uint16_t>(p);
-  if ((*s)->closing) {
-    throwDeviceErrno(env, "sendto", (*s)->device, EBADF);
+  a->proto = static_cast<uint16_t>(p);
+  if (a->s->closing) {
+    throwDeviceErrno(env, "sendto", a->s->device, EBADF);
     return false;
   }
   return true;
@@ -190,17 +166,14 @@ bool sendArgs(napi_env env, napi_value* argv, PacketSock** s, uint8_t** data, si
 // packetSend(handle, to, payload, protocol) -> boolean (false: buffer full, counted)
 napi_value PacketSend(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  if (!args(env, info, 4, argv)) return nullptr;
-  PacketSock* s;
-  uint8_t* data;
-  size_t len;
-  uint16_t proto;
-  if (!sendArgs(env, argv, &s, &data, &len, &proto)) return nullptr;
+  SendArgs a;
+  if (!sendArgs(env, info, argv, &a)) return nullptr;
+  PacketSock* s = a.s;
   sockaddr_ll sa;
-  if (!fillAddress(env, s, argv[1], "to", proto, &sa)) return nullptr;
+  if (!fillAddress(env, s, argv[1], "to", a.proto, &sa)) return nullptr;
   ssize_t r;
   do {
-    r = sendto(s->fd, data, len, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    r = sendto(s->fd, a.data, a.len, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
   } while (r < 0 && errno == EINTR);
   if (r < 0) {
     int e = errno;
@@ -214,7 +187,7 @@ napi_value PacketSend(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   s->c.txPackets++;
-  s->c.txBytes += len;
+  s->c.txBytes += a.len;
   return boolean(env, true);
 }
 
@@ -224,12 +197,9 @@ napi_value PacketSend(napi_env env, napi_callback_info info) {
 // error throws when nothing was sent, else the rest count as txErrors.
 napi_value PacketSendMany(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  if (!args(env, info, 4, argv)) return nullptr;
-  PacketSock* s;
-  uint8_t* data;
-  size_t len;
-  uint16_t proto;
-  if (!sendArgs(env, argv, &s, &data, &len, &proto)) return nullptr;
+  SendArgs a;
+  if (!sendArgs(env, info, argv, &a)) return nullptr;
+  PacketSock* s = a.s;
   bool isArr = false;
   napi_is_array(env, argv[1], &isArr);
   if (!isArr) {
@@ -245,11 +215,11 @@ napi_value PacketSendMany(napi_env env, napi_callback_info info) {
   // Every address is checked before anything is sent.
   s->txAddrs.resize(n);
   s->txMsgs.resize(n);
-  iovec iov{data, len};
+  iovec iov{a.data, a.len};
   for (uint32_t i = 0; i < n; i++) {
     napi_value e;
     napi_get_element(env, argv[1], i, &e);
-    if (!fillAddress(env, s, e, "to[]", proto, &s->txAddrs[i])) return nullptr;
+    if (!fillAddress(env, s, e, "to[]", a.proto, &s->txAddrs[i])) return nullptr;
     mmsghdr& m = s->txMsgs[i];
     m = mmsghdr{};
     m.msg_hdr.msg_name = &s->txAddrs[i];
@@ -281,14 +251,13 @@ napi_value PacketSendMany(napi_env env, napi_callback_info info) {
     break;
   }
   s->c.txPackets += sent;
-  s->c.txBytes += static_cast<uint64_t>(sent) * len;
+  s->c.txBytes += static_cast<uint64_t>(sent) * a.len;
   return u32(env, sent);
 }
 
 napi_value PacketStats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!args(env, info, 1, argv)) return nullptr;
-  PacketSock* s = unwrapSock(env, argv[0]);
+  PacketSock* s = sockArgs(env, info, argv);
   if (!s) return nullptr;
   readKernelDrops(s);
   napi_value o;
@@ -308,35 +277,27 @@ napi_value PacketStats(napi_env env, napi_callback_info info) {
 // packetState(handle) -> 'up' | 'down' | 'closed'
 napi_value PacketState(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!args(env, info, 1, argv)) return nullptr;
-  PacketSock* s = unwrapSock(env, argv[0]);
+  PacketSock* s = sockArgs(env, info, argv);
   if (!s) return nullptr;
   if (s->closing) return str(env, "closed");
   return str(env, s->link == Link::Down ? "down" : "up");
 }
 
-napi_value PacketClose(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!args(env, info, 1, argv)) return nullptr;
-  PacketSock* s = unwrapSock(env, argv[0]);
-  if (!s) return nullptr;
-  closeSock(s);
-  return undefinedValue(env);
-}
+napi_value PacketClose(napi_env env, napi_callback_info info) { return closeCall(env, info, kMagic, kHandle); }
 
 }  // namespace
 }  // namespace pktsock
 
-void defineFunction(napi_env env, napi_value exports, const char* name, napi_callback cb);
-
 napi_value packetInit(napi_env env, napi_value exports) {
   using namespace pktsock;
-  defineFunction(env, exports, "packetOpen", PacketOpen);
-  defineFunction(env, exports, "packetSend", PacketSend);
-  defineFunction(env, exports, "packetSendMany", PacketSendMany);
-  defineFunction(env, exports, "packetStats", PacketStats);
-  defineFunction(env, exports, "packetState", PacketState);
-  defineFunction(env, exports, "packetClose", PacketClose);
+  defineFunctions(env, exports, {
+      {"packetOpen", PacketOpen},
+      {"packetSend", PacketSend},
+      {"packetSendMany", PacketSendMany},
+      {"packetStats", PacketStats},
+      {"packetState", PacketState},
+      {"packetClose", PacketClose},
+  });
   return exports;
 }
 

@@ -30,6 +30,8 @@
 #include <string>
 #include <vector>
 
+#include "polled_socket.h"
+
 namespace dmvpn {
 namespace pktsock {
 
@@ -48,28 +50,12 @@ struct Counters {
   uint64_t txPackets = 0, txBytes = 0, txFull = 0, txErrors = 0;
 };
 
-struct PacketSock {
-  uint32_t magic = kMagic;
-  napi_env env = nullptr;
-  uv_poll_t poll;
+struct PacketSock : PolledSocket {
   uv_timer_t timer;
-  int fd = -1;
   int ifindex = 0;
   uint16_t hatype = 0;
   uint8_t halen = 0;
   std::string device;
-  napi_ref onPacket = nullptr;
-  napi_ref onError = nullptr;
-  napi_async_context async = nullptr;
-  bool closing = false;
-  bool external = true;      // the JavaScript handle still exists
-  // Environment teardown (a worker ending) waits on this hook until the uv
-  // handles are closed: their close callbacks live in this library, which is
-  // unloaded with the environment.
-  napi_async_cleanup_hook_handle cleanupHook = nullptr;
-  bool jsReleased = false;
-  int dispatching = 0;       // nesting of calls into JavaScript
-  int openHandles = 0;       // uv handles not yet closed
   Link link = Link::Up;
   Counters c;
   uint8_t* slots = nullptr;  // kBatch * kSlot bytes; pages are touched only as packets need them
@@ -78,18 +64,15 @@ struct PacketSock {
   sockaddr_ll rxFrom[kBatch];
   std::vector<mmsghdr> txMsgs;
   std::vector<sockaddr_ll> txAddrs;
+  PacketSock();
+  ~PacketSock();
 };
 
 // Event-loop side (packet_socket_loop.cc).
 void onReadable(uv_poll_t* h, int status, int events);
-void closeSock(PacketSock* s);
 void readKernelDrops(PacketSock* s);
 // A send failed with err: ENXIO/ENODEV start the check that reports the device gone.
 void sendFailed(PacketSock* s, int err);
-// Environment teardown (a worker ending): close, and let teardown go on once the handles are closed.
-void envCleanup(napi_async_cleanup_hook_handle hook, void* arg);
-// The JavaScript handle was collected.
-void finalizeSock(napi_env env, void* data, void* hint);
 // An Error with code, errno (negative), syscall and device; `text` replaces strerror in the message.
 napi_value errnoError(napi_env env, const char* syscall, const std::string& device, int err, const char* text);
 void throwDeviceErrno(napi_env env, const char* syscall, const std::string& device, int err);

@@ -18,33 +18,19 @@
 namespace dmvpn {
 namespace pktsock {
 
-// ---- lifetime: freed once both the uv handles and the JavaScript handle are gone
+// ---- lifetime (polled_socket.h): the timer is the packet socket's own handle
 
-static void maybeFree(PacketSock* s) {
-  if (s->openHandles > 0 || s->external) return;
-  free(s->slots);
-  s->magic = 0;
-  delete s;
+// Closing, before the fd and the poll handle go: the drops counted so far are read while the fd is open.
+static void closeTimer(PolledSocket* base) {
+  PacketSock* s = static_cast<PacketSock*>(base);
+  s->link = Link::Gone;
+  readKernelDrops(s);
+  uv_timer_stop(&s->timer);
+  closeHandle(reinterpret_cast<uv_handle_t*>(&s->timer));
 }
 
-static void onHandleClosed(uv_handle_t* h) {
-  PacketSock* s = static_cast<PacketSock*>(h->data);
-  if (--s->openHandles == 0 && s->cleanupHook) {
-    napi_remove_async_cleanup_hook(s->cleanupHook);
-    s->cleanupHook = nullptr;
-  }
-  maybeFree(s);
-}
-
-static void releaseJs(PacketSock* s) {
-  if (s->jsReleased) return;
-  s->jsReleased = true;
-  if (s->onPacket) napi_delete_reference(s->env, s->onPacket);
-  if (s->onError) napi_delete_reference(s->env, s->onError);
-  s->onPacket = s->onError = nullptr;
-  if (s->async) napi_async_destroy(s->env, s->async);
-  s->async = nullptr;
-}
+PacketSock::PacketSock() : PolledSocket(kMagic, closeTimer, destroyAs<PacketSock>) {}
+PacketSock::~PacketSock() { free(slots); }
 
 void readKernelDrops(PacketSock* s) {
   if (s->fd < 0) return;
@@ -54,96 +40,19 @@ void readKernelDrops(PacketSock* s) {
   if (getsockopt(s->fd, SOL_PACKET, PACKET_STATISTICS, &ks, &len) == 0) s->c.rxDrops += ks.tp_drops;
 }
 
-void closeSock(PacketSock* s) {
-  if (s->closing) return;
-  s->closing = true;
-  s->link = Link::Gone;
-  readKernelDrops(s);
-  uv_poll_stop(&s->poll);
-  uv_timer_stop(&s->timer);
-  close(s->fd);
-  s->fd = -1;
-  uv_close(reinterpret_cast<uv_handle_t*>(&s->poll), onHandleClosed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&s->timer), onHandleClosed);
-  // Inside a callback into JavaScript the async context is still in use: the
-  // dispatch releases it on the way out.
-  if (s->dispatching == 0) releaseJs(s);
-}
-
-void envCleanup(napi_async_cleanup_hook_handle, void* arg) {
-  closeSock(static_cast<PacketSock*>(arg));  // onHandleClosed removes the hook
-}
-
 // ---- errors shaped like Node's (code, errno, syscall) plus the device
 
 napi_value errnoError(napi_env env, const char* syscall, const std::string& device, int err, const char* text) {
-  const char* name = strerrorname_np(err);
   char msg[384];
   if (text) snprintf(msg, sizeof msg, "%s on %s: %s", syscall, device.c_str(), text);
-  else snprintf(msg, sizeof msg, "%s on %s failed: %s (%s)", syscall, device.c_str(), strerror(err), name ? name : "?");
-  napi_value m, e;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
-  napi_create_error(env, nullptr, m, &e);
-  napi_set_named_property(env, e, "code", str(env, name ? name : "EUNKNOWN"));
-  napi_set_named_property(env, e, "errno", i32(env, -err));
-  napi_set_named_property(env, e, "syscall", str(env, syscall));
+  else snprintf(msg, sizeof msg, "%s on %s failed: %s (%s)", syscall, device.c_str(), strerror(err), errnoName(err));
+  napi_value e = errnoObject(env, syscall, msg, err);
   napi_set_named_property(env, e, "device", str(env, device.c_str()));
   return e;
 }
 
 void throwDeviceErrno(napi_env env, const char* syscall, const std::string& device, int err) {
   napi_throw(env, errnoError(env, syscall, device, err, nullptr));
-}
-
-// ---- calls into JavaScript from the event loop
-
-namespace {
-struct Dispatch {
-  PacketSock* s;
-  napi_handle_scope hs = nullptr;
-  napi_callback_scope cs = nullptr;
-  bool ok = false;  // false while the environment is being torn down: call nothing
-  explicit Dispatch(PacketSock* sock) : s(sock) {
-    s->dispatching++;
-    if (s->jsReleased || napi_open_handle_scope(s->env, &hs) != napi_ok) {
-      hs = nullptr;
-      return;
-    }
-    napi_value resource;
-    if (napi_create_object(s->env, &resource) != napi_ok) return;
-    if (napi_open_callback_scope(s->env, resource, s->async, &cs) != napi_ok) {
-      cs = nullptr;
-      return;
-    }
-    ok = true;
-  }
-  ~Dispatch() {
-    if (cs) napi_close_callback_scope(s->env, cs);
-    if (hs) napi_close_handle_scope(s->env, hs);
-    if (--s->dispatching == 0 && s->closing) releaseJs(s);
-  }
-};
-}  // namespace
-
-// An exception thrown by a callback is the program's uncaught exception, as
-// for any other event callback in Node.
-static void callJs(PacketSock* s, napi_ref ref, size_t argc, napi_value* argv) {
-  if (!ref || s->jsReleased) return;
-  napi_env env = s->env;
-  napi_value fn = nullptr, global, result;
-  if (napi_get_reference_value(env, ref, &fn) != napi_ok || !fn) return;
-  if (napi_get_global(env, &global) != napi_ok) return;
-  napi_status st = napi_make_callback(env, s->async, global, fn, argc, argv, &result);
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (st != napi_ok || pending) {
-    napi_value exc;
-    if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) {
-      napi_valuetype t;
-      napi_typeof(env, exc, &t);
-      if (t != napi_undefined) napi_fatal_exception(env, exc);
-    }
-  }
 }
 
 static void reportError(PacketSock* s, const char* syscall, int err, const char* text) {
@@ -175,11 +84,11 @@ static void goneAndClose(PacketSock* s, const char* syscall) {
   if (s->closing) return;
   s->link = Link::Gone;
   reportError(s, syscall, ENODEV, "the device is gone (deleted or moved to another namespace); the socket is closed");
-  closeSock(s);
+  closeSocket(s);
 }
 
 static void onTimer(uv_timer_t* t) {
-  PacketSock* s = static_cast<PacketSock*>(t->data);
+  PacketSock* s = socketOf<PacketSock>(t);
   if (s->closing) return;
   if (deviceGone(s)) {
     goneAndClose(s, s->link == Link::Gone ? "sendto" : "recvmmsg");
@@ -215,7 +124,7 @@ static void socketError(PacketSock* s, int err, const char* syscall) {
     // POLLERR with no error pending: nothing this socket enables queues errors
     // (no timestamps), so it cannot be read past. Close rather than spin.
     reportError(s, syscall, EIO, "the socket reported an error with none pending; the socket is closed");
-    closeSock(s);
+    closeSocket(s);
     return;
   }
   if (err == ENETDOWN) {
@@ -261,13 +170,13 @@ static bool deliver(PacketSock* s, int i) {
   napi_create_typedarray(env, napi_uint8_array, halen, ab, len, &argv[1]);
   argv[2] = u32(env, ntohs(from.sll_protocol));
   argv[3] = u32(env, from.sll_pkttype);
-  callJs(s, s->onPacket, 4, argv);
+  callJs(s, s->onData, 4, argv);
   napi_close_handle_scope(env, hs);
   return true;
 }
 
 void onReadable(uv_poll_t* h, int status, int events) {
-  PacketSock* s = static_cast<PacketSock*>(h->data);
+  PacketSock* s = socketOf<PacketSock>(h);
   if (s->closing) return;
   if (status < 0) {
     socketError(s, 0, "poll");
@@ -295,13 +204,6 @@ void onReadable(uv_poll_t* h, int status, int events) {
     }
   }
   if (err && !s->closing) socketError(s, err, "recvmmsg");
-}
-
-void finalizeSock(napi_env env, void* data, void*) {
-  PacketSock* s = static_cast<PacketSock*>(data);
-  s->external = false;
-  closeSock(s);
-  maybeFree(s);
 }
 
 // A send error other than a full buffer: ENXIO means the ifindex no longer

@@ -16,132 +16,51 @@
 #include <vector>
 
 #include "napi_util.h"
+#include "polled_socket.h"
 
 namespace dmvpn {
 namespace {
 
 constexpr uint32_t kMagic = 0x52415753;  // "RAWS"
 
-// Freed once both the uv handle is closed and the JavaScript handle is
-// collected (as the packet socket, packet_socket_loop.cc): a send after close
+// Lifetime as every polled socket's (polled_socket.h): a send after close
 // finds the state and fails with EBADF instead of touching freed memory.
-struct RawSock {
-  uint32_t magic = kMagic;
-  napi_env env = nullptr;
-  uv_poll_t poll;
-  int fd = -1;
-  napi_ref callback = nullptr;
-  napi_async_context async = nullptr;
-  // Environment teardown (a worker ending) waits on this hook until the poll
-  // handle is closed: its close callback lives in this library.
-  napi_async_cleanup_hook_handle cleanupHook = nullptr;
-  bool closing = false;
-  bool external = true;   // the JavaScript handle still exists
-  bool pollOpen = false;  // the uv handle is not closed yet
-  bool jsReleased = false;
-  int dispatching = 0;    // nesting of calls into JavaScript
+struct RawSock : PolledSocket {
   uint8_t buf[65536];
+  RawSock() : PolledSocket(kMagic, nullptr, destroyAs<RawSock>) {}
 };
 
-void maybeFree(RawSock* s) {
-  if (s->pollOpen || s->external) return;
-  s->magic = 0;
-  delete s;
-}
-
-void onClosed(uv_handle_t* h) {
-  RawSock* s = static_cast<RawSock*>(h->data);
-  s->pollOpen = false;
-  if (s->cleanupHook) {
-    napi_remove_async_cleanup_hook(s->cleanupHook);
-    s->cleanupHook = nullptr;
-  }
-  maybeFree(s);
-}
-
-void releaseJs(RawSock* s) {
-  if (s->jsReleased) return;
-  s->jsReleased = true;
-  if (s->callback) napi_delete_reference(s->env, s->callback);
-  s->callback = nullptr;
-  if (s->async) napi_async_destroy(s->env, s->async);
-  s->async = nullptr;
-}
-
-void closeSock(RawSock* s) {
-  if (s->closing) return;
-  s->closing = true;
-  uv_poll_stop(&s->poll);
-  if (s->fd >= 0) close(s->fd);
-  s->fd = -1;
-  uv_close(reinterpret_cast<uv_handle_t*>(&s->poll), onClosed);
-  // Closed from inside the callback: the async context is in use until it returns.
-  if (s->dispatching == 0) releaseJs(s);
-}
-
-void envCleanup(napi_async_cleanup_hook_handle, void* arg) {
-  closeSock(static_cast<RawSock*>(arg));  // onClosed removes the hook
-}
-
 void onReadable(uv_poll_t* h, int status, int events) {
-  RawSock* s = static_cast<RawSock*>(h->data);
+  RawSock* s = socketOf<RawSock>(h);
   if (s->closing || s->jsReleased || status < 0 || !(events & UV_READABLE)) return;
   napi_env env = s->env;
-  s->dispatching++;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) {
-    s->dispatching--;
-    return;
-  }
-  napi_value resource;
-  napi_get_undefined(env, &resource);
-  napi_callback_scope cscope = nullptr;
-  if (napi_open_callback_scope(env, resource, s->async, &cscope) != napi_ok) cscope = nullptr;
+  Dispatch d(s);
   // Bounded: at most 64 datagrams per wake-up, so a flood cannot starve the loop.
-  for (int i = 0; cscope && i < 64 && !s->closing; i++) {
+  for (int i = 0; d.ok && i < 64 && !s->closing; i++) {
     sockaddr_in from{};
     socklen_t flen = sizeof from;
     ssize_t n = recvfrom(s->fd, s->buf, sizeof s->buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &flen);
     if (n < 0) break;
-    napi_value cb, argv[2], ab, u8, global, result;
-    void* data;
-    if (napi_create_arraybuffer(env, static_cast<size_t>(n), &data, &ab) != napi_ok) break;
-    memcpy(data, s->buf, static_cast<size_t>(n));
-    napi_create_typedarray(env, napi_uint8_array, static_cast<size_t>(n), ab, 0, &u8);
+    napi_value cb, argv[2], global, result;
+    if (!copyBytes(env, s->buf, static_cast<size_t>(n), &argv[0])) break;
     char text[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &from.sin_addr, text, sizeof text);
-    argv[0] = u8;
-    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &argv[1]);
-    if (napi_get_reference_value(env, s->callback, &cb) != napi_ok || !cb) break;
+    argv[1] = str(env, text);
+    if (napi_get_reference_value(env, s->onData, &cb) != napi_ok || !cb) break;
     napi_get_global(env, &global);
     napi_make_callback(env, s->async, global, cb, 2, argv, &result);
     bool pending = false;
     napi_is_exception_pending(env, &pending);
     if (pending) break;  // surfaces as an uncaught exception once the scope closes
   }
-  if (cscope) napi_close_callback_scope(env, cscope);
-  napi_close_handle_scope(env, scope);
-  if (--s->dispatching == 0 && s->closing) releaseJs(s);
 }
 
-void finalize(napi_env env, void* data, void*) {
-  RawSock* s = static_cast<RawSock*>(data);
-  s->external = false;
-  closeSock(s);
-  maybeFree(s);
-}
+constexpr const char* kHandle = "a raw socket handle";
 
-RawSock* unwrapSock(napi_env env, napi_value v) {
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
-  void* p = nullptr;
-  if (t == napi_external) napi_get_value_external(env, v, &p);
-  RawSock* s = static_cast<RawSock*>(p);
-  if (!s || s->magic != kMagic) {
-    throwType(env, "handle", "a raw socket handle");
-    return nullptr;
-  }
-  return s;
+// Fetches the N arguments of a call on a handle and the socket behind argv[0].
+template <size_t N>
+RawSock* sockArgs(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
+  return static_cast<RawSock*>(socketArgs(env, info, argv, kMagic, kHandle));
 }
 
 // rawOpen(protocol, device, groups[], ttl, onPacket) -> handle
@@ -153,12 +72,7 @@ napi_value RawOpen(napi_env env, napi_callback_info info) {
   if (!toUint(env, argv[0], "protocol", 1, 255, &proto)) return nullptr;
   if (!toString(env, argv[1], "device", &dev)) return nullptr;
   if (!toUint(env, argv[3], "ttl", 1, 255, &ttl)) return nullptr;
-  napi_valuetype t;
-  napi_typeof(env, argv[4], &t);
-  if (t != napi_function) {
-    throwType(env, "onPacket", "a function");
-    return nullptr;
-  }
+  if (!checkCallbacks(env, argv[4], "onPacket", nullptr)) return nullptr;
   unsigned ifindex = if_nametoindex(dev.c_str());
   if (ifindex == 0) {
     throwErrno(env, "if_nametoindex", errno ? errno : ENODEV);
@@ -210,29 +124,14 @@ napi_value RawOpen(napi_env env, napi_callback_info info) {
     if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) < 0) return fail("setsockopt(IP_ADD_MEMBERSHIP)");
   }
   RawSock* s = new RawSock();
-  s->env = env;
-  s->fd = fd;
-  napi_create_reference(env, argv[4], 1, &s->callback);
-  napi_value name;
-  napi_create_string_utf8(env, "dmvpn:rawsocket", NAPI_AUTO_LENGTH, &name);
-  napi_async_init(env, nullptr, name, &s->async);
-  uv_loop_t* loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  uv_poll_init(loop, &s->poll, fd);
-  s->poll.data = s;
-  s->pollOpen = true;
-  uv_poll_start(&s->poll, UV_READABLE, onReadable);
-  napi_add_async_cleanup_hook(env, envCleanup, s, &s->cleanupHook);
-  napi_value handle;
-  napi_create_external(env, s, finalize, nullptr, &handle);
-  return handle;
+  startPolling(s, env, fd, argv[4], nullptr, "dmvpn:rawsocket", onReadable);
+  return socketHandle(env, s);
 }
 
 // rawSend(handle, dst, payload) -> boolean (false: would block, counted by the caller)
 napi_value RawSend(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!args(env, info, 3, argv)) return nullptr;
-  RawSock* s = unwrapSock(env, argv[0]);
+  RawSock* s = sockArgs(env, info, argv);
   if (!s) return nullptr;
   if (s->closing) {
     throwErrno(env, "sendto", EBADF);
@@ -255,23 +154,16 @@ napi_value RawSend(napi_env env, napi_callback_info info) {
   return boolean(env, true);
 }
 
-napi_value RawClose(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!args(env, info, 1, argv)) return nullptr;
-  RawSock* s = unwrapSock(env, argv[0]);
-  if (!s) return nullptr;
-  closeSock(s);
-  return undefinedValue(env);
-}
+napi_value RawClose(napi_env env, napi_callback_info info) { return closeCall(env, info, kMagic, kHandle); }
 
 }  // namespace
 
-void defineFunction(napi_env env, napi_value exports, const char* name, napi_callback cb);
-
 napi_value rawInit(napi_env env, napi_value exports) {
-  defineFunction(env, exports, "rawOpen", RawOpen);
-  defineFunction(env, exports, "rawSend", RawSend);
-  defineFunction(env, exports, "rawClose", RawClose);
+  defineFunctions(env, exports, {
+      {"rawOpen", RawOpen},
+      {"rawSend", RawSend},
+      {"rawClose", RawClose},
+  });
   return exports;
 }
 

@@ -13,9 +13,7 @@
 // this socket sends IKE behind the marker and the keepalives.
 //
 // Control traffic only: polled on Node's event loop (uv_poll), with the
-// packet socket's lifetime rules (packet_socket_loop.cc): the state lives
-// until both the uv handle is closed and the JavaScript handle is collected,
-// and an async cleanup hook closes it when the environment (a worker) ends.
+// lifetime rules of every polled socket (polled_socket.h).
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
@@ -30,6 +28,7 @@
 #include <string>
 
 #include "napi_util.h"
+#include "polled_socket.h"
 
 #ifndef UDP_ENCAP
 #define UDP_ENCAP 100
@@ -56,89 +55,20 @@ struct Counters {
   uint64_t txFull = 0, txErrors = 0;
 };
 
-struct EncapSock {
-  uint32_t magic = kMagic;
-  napi_env env = nullptr;
-  uv_poll_t poll;
-  int fd = -1;
+struct EncapSock : PolledSocket {
   uint32_t local = 0;
   uint16_t port = 0;
-  napi_ref onIke = nullptr;
-  napi_ref onError = nullptr;
-  napi_async_context async = nullptr;
-  napi_async_cleanup_hook_handle cleanupHook = nullptr;
-  bool closing = false;
-  bool external = true;     // the JavaScript handle still exists
-  bool pollOpen = false;    // the uv handle is not closed yet
-  bool jsReleased = false;
-  int dispatching = 0;      // nesting of calls into JavaScript
   Counters c;
   uint8_t buf[kBuf];
+  EncapSock() : PolledSocket(kMagic, nullptr, destroyAs<EncapSock>) {}
 };
-
-// ---- lifetime
-
-void maybeFree(EncapSock* s) {
-  if (s->pollOpen || s->external) return;
-  s->magic = 0;
-  delete s;
-}
-
-void onPollClosed(uv_handle_t* h) {
-  EncapSock* s = static_cast<EncapSock*>(h->data);
-  s->pollOpen = false;
-  if (s->cleanupHook) {
-    napi_remove_async_cleanup_hook(s->cleanupHook);
-    s->cleanupHook = nullptr;
-  }
-  maybeFree(s);
-}
-
-void releaseJs(EncapSock* s) {
-  if (s->jsReleased) return;
-  s->jsReleased = true;
-  if (s->onIke) napi_delete_reference(s->env, s->onIke);
-  if (s->onError) napi_delete_reference(s->env, s->onError);
-  s->onIke = s->onError = nullptr;
-  if (s->async) napi_async_destroy(s->env, s->async);
-  s->async = nullptr;
-}
-
-void closeSock(EncapSock* s) {
-  if (s->closing) return;
-  s->closing = true;
-  uv_poll_stop(&s->poll);
-  close(s->fd);
-  s->fd = -1;
-  uv_close(reinterpret_cast<uv_handle_t*>(&s->poll), onPollClosed);
-  // Inside a call into JavaScript the async context is in use: released on the way out.
-  if (s->dispatching == 0) releaseJs(s);
-}
-
-void envCleanup(napi_async_cleanup_hook_handle, void* arg) {
-  closeSock(static_cast<EncapSock*>(arg));  // onPollClosed removes the hook
-}
-
-void finalizeSock(napi_env, void* data, void*) {
-  EncapSock* s = static_cast<EncapSock*>(data);
-  s->external = false;
-  closeSock(s);
-  maybeFree(s);
-}
 
 // ---- errors like Node's (code, errno, syscall), naming the endpoint
 
 napi_value errnoError(napi_env env, const char* syscall, const char* where, int err) {
-  const char* name = strerrorname_np(err);
   char msg[320];
-  snprintf(msg, sizeof msg, "%s %s failed: %s (%s)", syscall, where, strerror(err), name ? name : "?");
-  napi_value m, e;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
-  napi_create_error(env, nullptr, m, &e);
-  napi_set_named_property(env, e, "code", str(env, name ? name : "EUNKNOWN"));
-  napi_set_named_property(env, e, "errno", i32(env, -err));
-  napi_set_named_property(env, e, "syscall", str(env, syscall));
-  return e;
+  snprintf(msg, sizeof msg, "%s %s failed: %s (%s)", syscall, where, strerror(err), errnoName(err));
+  return errnoObject(env, syscall, msg, err);
 }
 
 std::string endpoint(const char* prep, uint32_t addr, uint16_t port) {
@@ -156,52 +86,6 @@ void throwAt(napi_env env, const char* syscall, const std::string& where, int er
 }
 
 // ---- calls into JavaScript from the event loop
-
-struct Dispatch {
-  EncapSock* s;
-  napi_handle_scope hs = nullptr;
-  napi_callback_scope cs = nullptr;
-  bool ok = false;  // false while the environment is torn down: call nothing
-  explicit Dispatch(EncapSock* sock) : s(sock) {
-    s->dispatching++;
-    if (s->jsReleased || napi_open_handle_scope(s->env, &hs) != napi_ok) {
-      hs = nullptr;
-      return;
-    }
-    napi_value resource;
-    if (napi_create_object(s->env, &resource) != napi_ok) return;
-    if (napi_open_callback_scope(s->env, resource, s->async, &cs) != napi_ok) {
-      cs = nullptr;
-      return;
-    }
-    ok = true;
-  }
-  ~Dispatch() {
-    if (cs) napi_close_callback_scope(s->env, cs);
-    if (hs) napi_close_handle_scope(s->env, hs);
-    if (--s->dispatching == 0 && s->closing) releaseJs(s);
-  }
-};
-
-// An exception thrown by a callback is the program's uncaught exception.
-void callJs(EncapSock* s, napi_ref ref, size_t argc, napi_value* argv) {
-  if (!ref || s->jsReleased) return;
-  napi_env env = s->env;
-  napi_value fn = nullptr, global, result;
-  if (napi_get_reference_value(env, ref, &fn) != napi_ok || !fn) return;
-  if (napi_get_global(env, &global) != napi_ok) return;
-  napi_status st = napi_make_callback(env, s->async, global, fn, argc, argv, &result);
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (st != napi_ok || pending) {
-    napi_value exc;
-    if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) {
-      napi_valuetype t;
-      napi_typeof(env, exc, &t);
-      if (t != napi_undefined) napi_fatal_exception(env, exc);
-    }
-  }
-}
 
 // One datagram the kernel let through. False: JavaScript cannot be called any more.
 bool deliver(EncapSock* s, size_t len, int flags, const sockaddr_in& from) {
@@ -226,18 +110,14 @@ bool deliver(EncapSock* s, size_t len, int flags, const sockaddr_in& from) {
   napi_env env = s->env;
   napi_handle_scope hs;
   if (napi_open_handle_scope(env, &hs) != napi_ok) return false;
-  void* data = nullptr;
-  napi_value ab, argv[3];
-  size_t n = len - kMarker;
-  if (napi_create_arraybuffer(env, n, &data, &ab) != napi_ok || !data) {
+  napi_value argv[3];
+  if (!copyBytes(env, s->buf + kMarker, len - kMarker, &argv[0])) {
     napi_close_handle_scope(env, hs);
     return false;
   }
-  memcpy(data, s->buf + kMarker, n);
-  napi_create_typedarray(env, napi_uint8_array, n, ab, 0, &argv[0]);
   argv[1] = u32(env, ntohl(from.sin_addr.s_addr));
   argv[2] = u32(env, ntohs(from.sin_port));
-  callJs(s, s->onIke, 3, argv);
+  callJs(s, s->onData, 3, argv);
   napi_close_handle_scope(env, hs);
   return true;
 }
@@ -251,7 +131,7 @@ void reportError(EncapSock* s, const char* syscall, int err) {
 }
 
 void onReadable(uv_poll_t* h, int status, int events) {
-  EncapSock* s = static_cast<EncapSock*>(h->data);
+  EncapSock* s = socketOf<EncapSock>(h);
   if (s->closing) return;
   int err = 0;
   if (status < 0) {
@@ -292,23 +172,12 @@ void onReadable(uv_poll_t* h, int status, int events) {
 
 // ---- N-API functions
 
-EncapSock* unwrapSock(napi_env env, napi_value v) {
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
-  void* p = nullptr;
-  if (t == napi_external) napi_get_value_external(env, v, &p);
-  EncapSock* s = static_cast<EncapSock*>(p);
-  if (!s || s->magic != kMagic) {
-    throwType(env, "handle", "a UDP encapsulation socket handle");
-    return nullptr;
-  }
-  return s;
-}
+constexpr const char* kHandle = "a UDP encapsulation socket handle";
 
-bool isFunction(napi_env env, napi_value v) {
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
-  return t == napi_function;
+// Fetches the N arguments of a call on a handle and the socket behind argv[0].
+template <size_t N>
+EncapSock* sockArgs(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
+  return static_cast<EncapSock*>(socketArgs(env, info, argv, kMagic, kHandle));
 }
 
 // udpEncapOpen(local, port, device?, onIke, onError?) -> { handle, port }
@@ -322,14 +191,7 @@ napi_value UdpEncapOpen(napi_env env, napi_callback_info info) {
   if (!toU32(env, argv[0], "local", &local)) return nullptr;
   if (!toUint(env, argv[1], "port", 0, 65535, &port)) return nullptr;
   if (!isUndefined(env, argv[2]) && !toString(env, argv[2], "device", &dev)) return nullptr;
-  if (!isFunction(env, argv[3])) {
-    throwType(env, "onIke", "a function");
-    return nullptr;
-  }
-  if (!isUndefined(env, argv[4]) && !isFunction(env, argv[4])) {
-    throwType(env, "onError", "a function");
-    return nullptr;
-  }
+  if (!checkCallbacks(env, argv[3], "onIke", argv[4])) return nullptr;
   const std::string where = endpoint("on", local, static_cast<uint16_t>(port));
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
   if (fd < 0) {
@@ -367,35 +229,31 @@ napi_value UdpEncapOpen(napi_env env, napi_callback_info info) {
   if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &slen) < 0) return fail("getsockname");
 
   EncapSock* s = new EncapSock();
-  s->env = env;
-  s->fd = fd;
   s->local = local;
   s->port = ntohs(sa.sin_port);
-  napi_create_reference(env, argv[3], 1, &s->onIke);
-  if (!isUndefined(env, argv[4])) napi_create_reference(env, argv[4], 1, &s->onError);
-  napi_async_init(env, nullptr, str(env, "dmvpn:udpencap"), &s->async);
-  uv_loop_t* loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  uv_poll_init(loop, &s->poll, fd);
-  s->poll.data = s;
-  s->pollOpen = true;
-  uv_poll_start(&s->poll, UV_READABLE, onReadable);
-  napi_add_async_cleanup_hook(env, envCleanup, s, &s->cleanupHook);
+  startPolling(s, env, fd, argv[3], argv[4], "dmvpn:udpencap", onReadable);
 
-  napi_value handle, out;
-  napi_create_external(env, s, finalizeSock, nullptr, &handle);
+  napi_value handle = socketHandle(env, s), out;
   napi_create_object(env, &out);
   napi_set_named_property(env, out, "handle", handle);
   napi_set_named_property(env, out, "port", u32(env, s->port));
   return out;
 }
 
+// Where a send goes: the socket, the peer's address and port.
+struct Dest {
+  EncapSock* s = nullptr;
+  uint32_t dst = 0;
+  uint16_t port = 0;
+};
+
 // 1 sent, 0 the buffer is full (counted), -errno otherwise (counted).
-int sendTo(EncapSock* s, uint32_t dst, uint16_t port, const iovec* iov, int iovcnt) {
+int sendTo(const Dest& d, const iovec* iov, int iovcnt) {
+  EncapSock* s = d.s;
   sockaddr_in to{};
   to.sin_family = AF_INET;
-  to.sin_port = htons(port);
-  to.sin_addr.s_addr = htonl(dst);
+  to.sin_port = htons(d.port);
+  to.sin_addr.s_addr = htonl(d.dst);
   msghdr m{};
   m.msg_name = &to;
   m.msg_namelen = sizeof to;
@@ -415,23 +273,27 @@ int sendTo(EncapSock* s, uint32_t dst, uint16_t port, const iovec* iov, int iovc
 }
 
 // Common arguments (handle, dst, dstPort); throws EBADF once closed.
-bool sendArgs(napi_env env, napi_value* argv, EncapSock** s, uint32_t* dst, uint16_t* port) {
-  *s = unwrapSock(env, argv[0]);
-  if (!*s) return false;
+template <size_t N>
+bool sendArgs(napi_env env, napi_callback_info info, napi_value (&argv)[N], Dest* d) {
+  d->s = sockArgs(env, info, argv);
+  if (!d->s) return false;
   uint64_t p;
-  if (!toU32(env, argv[1], "dst", dst)) return false;
+  if (!toU32(env, argv[1], "dst", &d->dst)) return false;
   if (!toUint(env, argv[2], "dstPort", 1, 65535, &p)) return false;
-  *port = static_cast<uint16_t>(p);
-  if ((*s)->closing) {
-    throwAt(env, "sendmsg", endpoint("to", *dst, *port), EBADF);
+  d->port = static_cast<uint16_t>(p);
+  if (d->s->closing) {
+    throwAt(env, "sendmsg", endpoint("to", d->dst, d->port), EBADF);
     return false;
   }
   return true;
 }
 
-napi_value sendResult(napi_env env, int r, const char* syscall, uint32_t dst, uint16_t port) {
+// Sends, counting a datagram sent in *sent: -> boolean (false: the buffer is full), or throws.
+napi_value sendCounted(napi_env env, const Dest& d, const iovec* iov, int iovcnt, uint64_t* sent) {
+  int r = sendTo(d, iov, iovcnt);
+  if (r > 0) (*sent)++;
   if (r < 0) {
-    throwAt(env, syscall, endpoint("to", dst, port), -r);
+    throwAt(env, "sendmsg", endpoint("to", d.dst, d.port), -r);
     return nullptr;
   }
   return boolean(env, r > 0);
@@ -440,13 +302,10 @@ napi_value sendResult(napi_env env, int r, const char* syscall, uint32_t dst, ui
 // udpEncapSendIke(handle, dst, dstPort, message) -> boolean: the IKE message behind the marker.
 napi_value UdpEncapSendIke(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  if (!args(env, info, 4, argv)) return nullptr;
-  EncapSock* s;
-  uint32_t dst;
-  uint16_t port;
+  Dest d;
   uint8_t* data;
   size_t len;
-  if (!sendArgs(env, argv, &s, &dst, &port)) return nullptr;
+  if (!sendArgs(env, info, argv, &d)) return nullptr;
   if (!toBytes(env, argv[3], "message", &data, &len)) return nullptr;
   if (len < kIkeHeader || len > 65507 - kMarker) {
     throwRange(env, "message", "an IKE message: 28 to 65503 bytes");
@@ -454,30 +313,22 @@ napi_value UdpEncapSendIke(napi_env env, napi_callback_info info) {
   }
   static const uint8_t marker[kMarker] = {0, 0, 0, 0};
   iovec iov[2] = {{const_cast<uint8_t*>(marker), kMarker}, {data, len}};
-  int r = sendTo(s, dst, port, iov, 2);
-  if (r > 0) s->c.ikeTx++;
-  return sendResult(env, r, "sendmsg", dst, port);
+  return sendCounted(env, d, iov, 2, &d.s->c.ikeTx);
 }
 
 // udpEncapSendKeepalive(handle, dst, dstPort) -> boolean: one octet 0xFF (RFC 3948 section 2.3).
 napi_value UdpEncapSendKeepalive(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!args(env, info, 3, argv)) return nullptr;
-  EncapSock* s;
-  uint32_t dst;
-  uint16_t port;
-  if (!sendArgs(env, argv, &s, &dst, &port)) return nullptr;
+  Dest d;
+  if (!sendArgs(env, info, argv, &d)) return nullptr;
   uint8_t one = kKeepalive;
   iovec iov{&one, 1};
-  int r = sendTo(s, dst, port, &iov, 1);
-  if (r > 0) s->c.keepaliveTx++;
-  return sendResult(env, r, "sendmsg", dst, port);
+  return sendCounted(env, d, &iov, 1, &d.s->c.keepaliveTx);
 }
 
 napi_value UdpEncapStats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!args(env, info, 1, argv)) return nullptr;
-  EncapSock* s = unwrapSock(env, argv[0]);
+  EncapSock* s = sockArgs(env, info, argv);
   if (!s) return nullptr;
   napi_value o;
   napi_create_object(env, &o);
@@ -495,27 +346,20 @@ napi_value UdpEncapStats(napi_env env, napi_callback_info info) {
   return o;
 }
 
-napi_value UdpEncapClose(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!args(env, info, 1, argv)) return nullptr;
-  EncapSock* s = unwrapSock(env, argv[0]);
-  if (!s) return nullptr;
-  closeSock(s);
-  return undefinedValue(env);
-}
+napi_value UdpEncapClose(napi_env env, napi_callback_info info) { return closeCall(env, info, kMagic, kHandle); }
 
 }  // namespace
 }  // namespace udpencap
 
-void defineFunction(napi_env env, napi_value exports, const char* name, napi_callback cb);
-
 napi_value udpEncapInit(napi_env env, napi_value exports) {
   using namespace udpencap;
-  defineFunction(env, exports, "udpEncapOpen", UdpEncapOpen);
-  defineFunction(env, exports, "udpEncapSendIke", UdpEncapSendIke);
-  defineFunction(env, exports, "udpEncapSendKeepalive", UdpEncapSendKeepalive);
-  defineFunction(env, exports, "udpEncapStats", UdpEncapStats);
-  defineFunction(env, exports, "udpEncapClose", UdpEncapClose);
+  defineFunctions(env, exports, {
+      {"udpEncapOpen", UdpEncapOpen},
+      {"udpEncapSendIke", UdpEncapSendIke},
+      {"udpEncapSendKeepalive", UdpEncapSendKeepalive},
+      {"udpEncapStats", UdpEncapStats},
+      {"udpEncapClose", UdpEncapClose},
+  });
   return exports;
 }
 
