@@ -27,7 +27,7 @@ import { GreProto } from '../protocols/gre/wire.js';
 import { PacketSocket } from '../platform/native/packet-socket.js';
 import { RawIpSocket } from '../platform/native/raw-socket.js';
 import type { EspCipher, EspIntegrity, EspSa, EspSaKeys, SaStats } from '../platform/native/esp.js';
-import type { LinkEvent, RtnetlinkPort, Subscription, XfrmPort, XfrmState } from '../platform/ports.js';
+import type { LinkEvent, NeighbourRequest, RtnetlinkPort, Subscription, XfrmPort, XfrmState } from '../platform/ports.js';
 import { PlatformError } from '../platform/errors.js';
 import { writeSysctl } from '../platform/linux/sysctl.js';
 import { RouteProtocol } from '../platform/netlink-values.js';
@@ -139,7 +139,7 @@ export interface KernelDataplaneOptions {
 }
 
 type Counter = 'nhrpIn' | 'nhrpOut' | 'nhrpSendFailures' | 'innerOut' | 'innerSendFailures' | 'multicastTapped' | 'multicastCopies'
-  | 'multicastCopyFailures' | 'redirectsTapped' | 'redirectsUnattributed' | 'neighbourErrors' | 'deviceRecreated' | 'tapsReinstalled';
+  | 'multicastCopyFailures' | 'multicastAwaitingPolicy' | 'neighbourRequests' | 'redirectsTapped' | 'redirectsUnattributed' | 'neighbourErrors' | 'deviceRecreated' | 'tapsReinstalled';
 
 export class KernelDataplane implements TunnelDataplane {
   readonly kind = 'kernel' as const;
@@ -151,6 +151,9 @@ export class KernelDataplane implements TunnelDataplane {
   private nflog: NflogListener | undefined;
   private taps: TunnelTaps | undefined;
   private watch: Subscription | undefined;
+  private neighWatch: Subscription | undefined;
+  /** The device's index: the kernel's neighbour requests name it. */
+  private ifindex = 0;
   private esp: KernelEsp | undefined;
   /** Tunnel protection: UDP 4500 (NAT-T) and the SAs' UDP encapsulation (daemon/kernel-natt.ts). */
   private natt: KernelNatt | undefined;
@@ -168,9 +171,10 @@ export class KernelDataplane implements TunnelDataplane {
   private usageReading: Promise<void> | undefined;
   private readonly usageCounters = { usageReads: 0, usageReadFailures: 0 };
   private multicast: Uint8Array[] = [];
+  private multicastNbmas: readonly string[] = [];
   private readonly counters: Record<Counter, number> = {
     nhrpIn: 0, nhrpOut: 0, nhrpSendFailures: 0, innerOut: 0, innerSendFailures: 0, multicastTapped: 0, multicastCopies: 0,
-    multicastCopyFailures: 0, redirectsTapped: 0, redirectsUnattributed: 0, neighbourErrors: 0, deviceRecreated: 0, tapsReinstalled: 0,
+    multicastCopyFailures: 0, multicastAwaitingPolicy: 0, neighbourRequests: 0, redirectsTapped: 0, redirectsUnattributed: 0, neighbourErrors: 0, deviceRecreated: 0, tapsReinstalled: 0,
   };
 
   constructor(private readonly o: KernelDataplaneOptions) {}
@@ -208,6 +212,7 @@ export class KernelDataplane implements TunnelDataplane {
     await this.installTaps();
     this.openSockets();
     this.watch = this.o.rtnl.watchLinks((ev) => this.onLinkEvent(ev));
+    this.neighWatch = this.o.rtnl.watchNeighbourRequests((r) => this.onNeighbourRequest(r));
     this.auditTimer = setInterval(() => void this.audit().catch((e: Error) => this.o.log.warn({ tunnel: this.name, err: e.message }, 'tap audit failed')), AUDIT_INTERVAL_MS);
     this.auditTimer.unref();
     // Only dynamic mappings expire and need a usage signal; a spoke with just its NHS reads nothing.
@@ -229,6 +234,7 @@ export class KernelDataplane implements TunnelDataplane {
     if (this.auditTimer) clearInterval(this.auditTimer);
     if (this.usageTimer) clearInterval(this.usageTimer);
     this.watch?.close();
+    this.neighWatch?.close();
     this.nhrpSocket?.close();
     this.innerSocket?.close();
     this.natt?.close();
@@ -272,6 +278,11 @@ export class KernelDataplane implements TunnelDataplane {
       });
       this.created = true;
     }
+    this.ifindex = link.index;
+    // ip_gre comes up with NOARP: a next hop without an entry would then take the device's own
+    // address as its link-layer address (GRE to ourselves). With ARP on and only application
+    // probes (setSysctls), the kernel holds such traffic and asks the daemon (onNeighbourRequest).
+    await rtnl.setLinkArp(this.name, true);
     const net = c.address!;
     const nhs = this.o.nhsOverlay;
     await rtnl.addAddress(this.name, `${net.address}/${net.prefixLength}`, { noPrefixRoute: nhs !== undefined }).catch((e: PlatformError) => {
@@ -300,6 +311,12 @@ export class KernelDataplane implements TunnelDataplane {
     // Joining 224.0.0.10 on the tunnel made the kernel send IGMP reports, which the multicast tap
     // then copied to every NBMA peer; IOS sends none over the tunnel (link-local groups need none).
     writeSysctl('net/ipv4/igmp_link_local_mcast_reports', '0', log);
+    // Next hops are resolved by NHRP, never by ARP over GRE: no unicast or multicast ARP probes, one
+    // application probe (RTM_GETNEIGH to the daemon) per resolution round; a new packet for a failed
+    // entry starts another round.
+    for (const [name, value] of [['ucast_solicit', '0'], ['mcast_solicit', '0'], ['mcast_resolicit', '0'], ['app_solicit', '3']]) {
+      writeSysctl(`net/ipv4/neigh/${this.name}/${name}`, value, log);
+    }
   }
 
   private async installTaps(): Promise<void> {
@@ -341,14 +358,17 @@ export class KernelDataplane implements TunnelDataplane {
     if (p.group === this.groups.multicast) {
       this.counters.multicastTapped++;
       if (!this.nhrpSocket || this.multicast.length === 0) return;
+      const targets = this.multicastReady();
+      this.counters.multicastAwaitingPolicy += this.multicast.length - targets.length;
+      if (targets.length === 0) return;
       let sent = 0;
       try {
-        sent = this.nhrpSocket.sendMany(this.multicast, p.payload, ETH_P_IP);
+        sent = this.nhrpSocket.sendMany(targets, p.payload, ETH_P_IP);
       } catch (e) {
         this.o.log.debug({ tunnel: this.name, err: (e as Error).message }, 'multicast copies failed');
       }
       this.counters.multicastCopies += sent;
-      this.counters.multicastCopyFailures += this.multicast.length - sent;
+      this.counters.multicastCopyFailures += targets.length - sent;
     } else if (p.group === this.groups.redirect) {
       this.counters.redirectsTapped++;
       // The sender's NBMA address: the outer source, when the kernel reports the GRE "hardware"
@@ -364,6 +384,20 @@ export class KernelDataplane implements TunnelDataplane {
       }
       this.sink?.redirect(asReceived(p.payload), nbma);
     }
+  }
+
+  /**
+   * The kernel has traffic for a next hop on the tunnel with no neighbour entry (a route via a spoke
+   * NHRP has not mapped: Phase 2) and holds it on an INCOMPLETE entry while it asks us. NHRP
+   * resolves the address (its reply becomes the entry, and the kernel sends what it held); a mapping
+   * we already have is programmed again (someone flushed the neighbours).
+   */
+  private onNeighbourRequest(r: NeighbourRequest): void {
+    if (this.stopped || this.recovering || r.index !== this.ifindex) return;
+    this.counters.neighbourRequests++;
+    const m = this.peerMap.get(r.address);
+    if (m) this.programNeighbour(r.address, m.nbma, m.permanent);
+    else this.sink?.miss(r.address);
   }
 
   private onLinkEvent(ev: LinkEvent): void {
@@ -509,6 +543,23 @@ export class KernelDataplane implements TunnelDataplane {
 
   setMulticast(nbmas: readonly string[]): void {
     this.multicast = nbmas.map((a) => ipv4Bytes(a));
+    this.multicastNbmas = [...nbmas];
+  }
+
+  /**
+   * The multicast list less the protected peers whose outbound policy the kernel does not hold yet:
+   * a copy to one of them would leave as clear GRE (as NHRP would, see sendNhrp). Routing-protocol
+   * multicast repeats (EIGRP hellos; updates go again by unicast when unacknowledged), so the copy is
+   * not held, only counted (multicastAwaitingPolicy).
+   */
+  private multicastReady(): Uint8Array[] {
+    const esp = this.esp;
+    if (!esp) return this.multicast;
+    const out: Uint8Array[] = [];
+    this.multicastNbmas.forEach((nbma, i) => {
+      if (esp.outboundPolicyReady(nbma) === undefined) out.push(this.multicast[i]);
+    });
+    return out;
   }
 
   /** Kernel routes through the device are programmed by the router like every other route. */

@@ -182,6 +182,15 @@ export interface Neighbour {
   readonly state: NeighbourState;
 }
 
+/**
+ * RTM_GETNEIGH from the kernel: traffic for an address the device has no neighbour entry for, on
+ * a device with ARP on and `app_solicit` set (the kernel asks userspace instead of sending ARP).
+ */
+export interface NeighbourRequest {
+  readonly index: number;
+  readonly address: string;
+}
+
 export interface RtnetlinkPort {
   /** ENODEV when there is no such device. */
   getLink(name: string): Promise<Link>;
@@ -189,6 +198,8 @@ export interface RtnetlinkPort {
   listLinks(): Promise<Link[]>;
   setLinkUp(name: string, up: boolean): Promise<void>;
   setLinkMtu(name: string, mtu: number): Promise<void>;
+  /** ARP on: IFF_NOARP cleared, so the kernel resolves next hops (through userspace with app_solicit). */
+  setLinkArp(name: string, on: boolean): Promise<void>;
   /** EEXIST if the name is taken; code 'unsupported' when the kernel lacks the link type. */
   createLink(spec: LinkSpec): Promise<Link>;
   deleteLink(name: string): Promise<void>;
@@ -219,6 +230,8 @@ export interface RtnetlinkPort {
   /** ENOENT if there is no entry. */
   deleteNeighbour(dev: string, address: string): Promise<void>;
   listNeighbours(dev?: string): Promise<Neighbour[]>;
+  /** The kernel's neighbour requests (RTNLGRP_NEIGH, RTM_GETNEIGH), from any device. */
+  watchNeighbourRequests(listener: (request: NeighbourRequest) => void): Subscription;
 
   close(): void;
 }

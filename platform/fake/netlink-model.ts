@@ -38,6 +38,8 @@ export interface FakeLink {
   address?: Uint8Array;
   pointopoint: boolean;
   gre?: GreParams;
+  /** IFF_NOARP cleared by setLinkArp (ip_gre and TUN start with it set; not in the Link view). */
+  arp?: boolean;
 }
 
 export interface FakeAddress {

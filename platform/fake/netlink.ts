@@ -53,6 +53,7 @@ import type {
   LinkEvent,
   LinkSpec,
   Neighbour,
+  NeighbourRequest,
   NeighbourSpec,
   RouteFilter,
   RtnetlinkPort,
@@ -91,6 +92,7 @@ export class FakeRtnetlink implements RtnetlinkPort {
   private routes: FakeRoute[] = [];
   private neighbours: FakeNeighbour[] = [];
   private readonly watchers = new Set<(e: LinkEvent) => void>();
+  private readonly neighWatchers = new Set<(r: NeighbourRequest) => void>();
   private readonly kinds: ReadonlySet<string>;
   private nextIndex = 1;
   private failure: number | undefined;
@@ -292,6 +294,22 @@ export class FakeRtnetlink implements RtnetlinkPort {
     this.addresses = this.addresses.filter((a) => a.index !== l.index);
     this.links.delete(l.index);
     this.emit({ type: 'delete', link: view({ ...l, up: false }) });
+  }
+
+  async setLinkArp(name: string, on: boolean): Promise<void> {
+    const operation = `setting arp ${on ? 'on' : 'off'} on ${name}`;
+    this.live(operation);
+    checkIfname(name, 'RTM_NEWLINK', operation);
+    const l = this.byName(name);
+    if (!l) throw fail(Errno.ENODEV, 'RTM_NEWLINK', operation);
+    this.injected('RTM_NEWLINK', operation);
+    l.arp = on;
+  }
+
+  /** No traffic here, so the fake kernel never asks (the listeners are kept until close()). */
+  watchNeighbourRequests(listener: (request: NeighbourRequest) => void): Subscription {
+    this.neighWatchers.add(listener);
+    return { close: () => void this.neighWatchers.delete(listener) };
   }
 
   watchLinks(listener: (event: LinkEvent) => void): Subscription {
@@ -506,5 +524,6 @@ export class FakeRtnetlink implements RtnetlinkPort {
   close(): void {
     this.closed = true;
     this.watchers.clear();
+    this.neighWatchers.clear();
   }
 }

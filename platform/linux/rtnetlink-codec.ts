@@ -4,7 +4,7 @@
  * the fixed headers and the attributes it knows; IFLA_LINKINFO is ours (netlink-attrs.ts).
  */
 import { AttrStream, rt, type ifla } from 'netlink';
-import type { Ipv4Address, Ipv4Route, Link, Neighbour, NeighbourState, RouteType } from '../ports.js';
+import type { Ipv4Address, Ipv4Route, Link, Neighbour, NeighbourRequest, NeighbourState, RouteType } from '../ports.js';
 import { ipv4Text, RouteTable, type NormalNeighbour, type NormalRoute, type Ipv4Prefix } from '../netlink-values.js';
 import { parseLinkInfo } from './netlink-attrs.js';
 
@@ -114,6 +114,23 @@ export function neighbourFromMessage(m: rt.NeighborMessage, names: IndexNames): 
     ...(m.attrs.lladdr && m.attrs.lladdr.length > 0 ? { lladdr: bytes(m.attrs.lladdr) } : {}),
     state: neighbourState(rt.formatNeighborState(m.data.state ?? {})),
   };
+}
+
+/**
+ * An RTM_GETNEIGH notification's payload (struct ndmsg + NDA_DST), as the kernel broadcasts it for
+ * a neighbour it wants resolved by userspace (neigh_app_ns). undefined: not IPv4, or unreadable.
+ */
+export function neighbourRequestFrom(data: Uint8Array): NeighbourRequest | undefined {
+  let m: rt.Message;
+  try {
+    m = rt.parseMessage(rt.MessageType.GETNEIGH, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  } catch {
+    return undefined;
+  }
+  if (m.kind !== 'neighbor' || m.data.family !== AF_INET) return undefined;
+  const dst = m.attrs.dst;
+  if (!dst || dst.length !== 4 || !m.data.ifindex) return undefined;
+  return { index: m.data.ifindex, address: ipv4Text(dst) };
 }
 
 // ---- encoding (payloads for NetlinkSocket.request) ----

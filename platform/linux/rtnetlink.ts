@@ -40,6 +40,7 @@ import type {
   LinkEvent,
   LinkSpec,
   Neighbour,
+  NeighbourRequest,
   NeighbourSpec,
   RouteFilter,
   RtnetlinkPort,
@@ -57,6 +58,7 @@ import {
   linkPayload,
   neighbourFromMessage,
   neighbourPayload,
+  neighbourRequestFrom,
   routeFromMessage,
   routePayload,
   type IndexNames,
@@ -64,6 +66,7 @@ import {
 
 /** RTNLGRP_LINK (include/uapi/linux/rtnetlink.h). */
 const RTNLGRP_LINK = 1;
+const RTNLGRP_NEIGH = 3;
 const CREATE_EXCL = FlagsNew.CREATE | FlagsNew.EXCL;
 const CREATE_REPLACE = FlagsNew.CREATE | FlagsNew.REPLACE;
 
@@ -80,6 +83,9 @@ export class LinuxRtnetlink implements RtnetlinkPort {
   /** RTNLGRP_LINK: for the watchers and the index cache; open from the first use of either. */
   private eventSocket: NetlinkSocket | undefined;
   private readonly watchers = new Set<(event: LinkEvent) => void>();
+  /** RTNLGRP_NEIGH, opened by the first watchNeighbourRequests(). */
+  private neighSocket: NetlinkSocket | undefined;
+  private readonly neighWatchers = new Set<(request: NeighbourRequest) => void>();
   private readonly links = new IfindexCache();
   private readonly lookups = new Map<string, Promise<CachedLink>>();
   private closed = false;
@@ -208,6 +214,12 @@ export class LinuxRtnetlink implements RtnetlinkPort {
     const operation = `setting ${name} ${up ? 'up' : 'down'}`;
     checkIfname(name, 'RTM_NEWLINK', operation);
     await this.request(RtmType.NEWLINK, linkPayload({ flags: up ? { up: true } : {}, change: { up: true } }, { ifname: name }), 0, operation);
+  }
+
+  async setLinkArp(name: string, on: boolean): Promise<void> {
+    const operation = `setting arp ${on ? 'on' : 'off'} on ${name}`;
+    checkIfname(name, 'RTM_NEWLINK', operation);
+    await this.request(RtmType.NEWLINK, linkPayload({ flags: on ? {} : { noarp: true }, change: { noarp: true } }, { ifname: name }), 0, operation);
   }
 
   async setLinkMtu(name: string, mtu: number): Promise<void> {
@@ -403,12 +415,34 @@ export class LinuxRtnetlink implements RtnetlinkPort {
     ).filter((n) => only === undefined || n.index === only);
   }
 
+  watchNeighbourRequests(listener: (request: NeighbourRequest) => void): Subscription {
+    if (!this.neighSocket && !this.closed) {
+      const s = createNetlink(Protocol.ROUTE);
+      s.addMembership(RTNLGRP_NEIGH);
+      s.on('message', (msgs) => {
+        for (const m of msgs) {
+          if (m.type !== RtmType.GETNEIGH) continue;
+          const r = neighbourRequestFrom(m.data);
+          if (r) for (const w of [...this.neighWatchers]) w(r);
+        }
+      });
+      // ENOBUFS: requests were lost; the kernel asks again while the traffic lasts (app_solicit).
+      s.on('error', () => undefined);
+      this.neighSocket = s;
+    }
+    this.neighWatchers.add(listener);
+    return { close: () => void this.neighWatchers.delete(listener) };
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.channel.close();
     this.eventSocket?.close();
     this.eventSocket = undefined;
+    this.neighSocket?.close();
+    this.neighSocket = undefined;
+    this.neighWatchers.clear();
     this.watchers.clear();
     this.links.clear();
   }

@@ -1,7 +1,8 @@
 /**
  * `npm run lab`: the reference lab in network namespaces.
  *   npm run lab                  build it, run the Phase 3 demonstration, tear it down
- *   npm run lab -- up            build it and leave it running (cleans a previous one first)
+ *   npm run lab -- up [--phase2] build it and leave it running (cleans a previous one first); --phase2:
+ *                                the hub keeps the spokes as next hops, no redirect, no shortcut
  *   npm run lab -- exec NODE CMD…  run a command in a router's namespace (dmvpnctl talks to that router)
  *   npm run lab -- down          stop the daemons and remove everything the lab made
  */
@@ -60,10 +61,15 @@ function down(): void {
   rmSync(UP_DIR, { recursive: true, force: true });
 }
 
-async function up(): Promise<number> {
+async function up(args: readonly string[]): Promise<number> {
+  const unknown = args.filter((a) => a !== '--phase2');
+  if (unknown.length > 0) {
+    console.error(`lab up: unknown option "${unknown[0]}" (--phase2)`);
+    return 2;
+  }
   down();
   mkdirSync(UP_DIR, { recursive: true });
-  const lab = new Lab(UP_PREFIX, UP_DIR);
+  const lab = new Lab(UP_PREFIX, UP_DIR, args.includes('--phase2') ? { phase: 2 } : {});
   lab.build();
   const pids: Record<string, number> = {};
   for (const r of ROUTERS) pids[r] = lab.startDetached(r);
@@ -135,7 +141,7 @@ async function main(argv: string[]): Promise<number> {
     case undefined:
     case 'run': return demo(rest.includes('--ipsec'));
     case '--ipsec': return demo(true);
-    case 'up': return up();
+    case 'up': return up(rest);
     case 'down': down(); console.log('lab down'); return 0;
     case 'exec': return exec(rest[0] ?? '', rest.slice(1));
     default:

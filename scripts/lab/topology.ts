@@ -58,6 +58,12 @@ export interface LabOptions {
   readonly dataplane?: 'kernel' | 'userspace';
   /** Put this spoke behind a NAT (namespace `<prefix>-nat`, nftables masquerade) instead of on the bridge. */
   readonly natSpoke?: Exclude<RouterName, 'hub'>;
+  /**
+   * DMVPN phase (default 3, the reference lab). Phase 2: the hub passes each spoke's routes on with
+   * the spoke as next hop (`no ip next-hop-self eigrp 1`) and sends no redirect, the spokes take no
+   * shortcut; a spoke resolves the next hop of its route through the NHS and then sends direct.
+   */
+  readonly phase?: 2 | 3;
 }
 
 /**
@@ -122,7 +128,7 @@ export function labConfig(r: RouterName, opts: LabOptions = {}): string {
       ' bandwidth 1000',
       ' ip tcp adjust-mss 1360',
       holdtime,
-      ' ip nhrp redirect',
+      ...(opts.phase === 2 ? [' no ip next-hop-self eigrp 1'] : [' ip nhrp redirect']),
       ' no ip split-horizon eigrp 1',
       ...dataplane,
       ...protect,
@@ -145,7 +151,7 @@ export function labConfig(r: RouterName, opts: LabOptions = {}): string {
     ' ip nhrp network-id 100',
     holdtime,
     ' ip nhrp nhs 10.0.0.1',
-    ' ip nhrp shortcut',
+    ...(opts.phase === 2 ? [] : [' ip nhrp shortcut']),
     ' no ip nhrp redirect',
     ' ip tcp adjust-mss 1360',
     ' tunnel source eth0',

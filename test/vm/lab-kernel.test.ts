@@ -11,6 +11,9 @@
  *   `ip xfrm state flush` on the hub the daemon re-installs its states and counts them.
  * - test/lab/lab-natt.test.ts: a spoke behind a NAT; IKE floats to 4500, where the daemon holds a
  *   UDP_ENCAP socket, and its SAs become xfrm states with UDP encapsulation: only UDP crosses the NAT.
+ * - test/lab/lab-phase2.test.ts: Phase 2, routes via the other spoke: the device has ARP on with
+ *   application probes only, the kernel asks the daemon for the next hop (RTM_GETNEIGH), NHRP
+ *   resolves it and its mapping becomes the neighbour entry; then spoke to spoke.
  * Each runs in its own VM boot, so that one failing does not hide the other.
  */
 import { needsVm } from './vm-opts.js';
@@ -48,3 +51,6 @@ test('kernel dataplane: the reference lab with IPsec (xfrm states and policies, 
 
 test('kernel dataplane: the NAT lab (a spoke behind a NAT: IKE on a UDP_ENCAP 4500 socket, xfrm states with UDP encapsulation), inside the VM',
   { ...vmOpts(), timeout: 1_800_000 }, (t) => labInVm(t, 'lab-natt.test.js'));
+
+test('kernel dataplane: Phase 2 (a route via another spoke: the kernel asks, NHRP resolves, then spoke to spoke), inside the VM',
+  { ...vmOpts(), timeout: 1_800_000 }, (t) => labInVm(t, 'lab-phase2.test.js'));

@@ -234,6 +234,17 @@ test('rtnetlink: links, addresses, routes, neighbours in a namespace, checked wi
   });
 });
 
+test('rtnetlink: ARP off and on, and the kernel asking for a next hop it has no entry for (RTM_GETNEIGH)', asRoot, async () => {
+  await inNamespace([['link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1'], ['link', 'set', 'v1', 'up']], async (ns) => {
+    const r = runFixture(ns, 'solicit', 'v0') as { noarp: boolean; arp: boolean; index: number; requests: { index: number; address: string }[]; neighbour?: string[] };
+    assert.equal(r.noarp, true, 'setLinkArp(false) sets NOARP');
+    assert.equal(r.arp, true, 'setLinkArp(true) clears it');
+    assert.ok(r.requests.length >= 1, 'at least one request');
+    assert.deepEqual(r.requests[0], { index: r.index, address: '10.0.0.77' });
+    assert.deepEqual(r.neighbour, ['INCOMPLETE'], 'the kernel holds the traffic on an incomplete entry meanwhile');
+  });
+});
+
 test('rtnetlink: TUN keeps no per-address neighbours (keyed 0.0.0.0, no lladdr); the fake agrees', asRoot, async () => {
   await inNamespace([['tuntap', 'add', 'mode', 'tun', 'name', 'tun0']], async (ns) => {
     const k = runFixture(ns, 'tun', 'tun0') as Awaited<ReturnType<typeof runTunScenario>> & { ipNeighbours: { address: string }[] };
