@@ -24,7 +24,7 @@
  *              xfrm figures at min(N, 1000); --kernel-cp-n N changes the 10,000
  *   kernel-tp  (alone, not in all) iperf3 TCP over the spoke-to-spoke shortcut on the kernel
  *              dataplane (ip_gre, then ip_gre + xfrm ESP esp-gcm 256) against plain routing on a
- *              twin lab, in the VM (scripts/bench/kernel-throughput.ts); --no-ipsec, --kernel-tp-cpus N
+ *              twin lab, in the VM (scripts/bench/kernel-throughput.ts); --no-ipsec, --generic-crypto, --no-rps, --kernel-tp-cpus N
  *              (default 2), --kernel-tp-rounds N (default 5)
  *
  * Options (esp): --esp-seconds S per measurement (default 2).
@@ -89,12 +89,14 @@ function inVm(script: string, args: readonly string[], vcpus: number, timeoutS: 
   return r.status ?? 1;
 }
 
-/** `kernel-tp [--no-ipsec] [--kernel-tp-cpus N] [--kernel-tp-rounds N]`: scripts/bench/kernel-throughput.ts inside the VM. */
+/** `kernel-tp [--no-ipsec] [--generic-crypto] [--no-rps] [--kernel-tp-cpus N] [--kernel-tp-rounds N]`: scripts/bench/kernel-throughput.ts inside the VM. */
 function kernelTp(argv: readonly string[]): number {
   const inner: string[] = [];
   let vcpus = 2;
   for (let i = 1; i < argv.length; i++) {
     if (argv[i] === '--no-ipsec') inner.push('--no-ipsec');
+    else if (argv[i] === '--generic-crypto') inner.push('--generic-crypto');
+    else if (argv[i] === '--no-rps') inner.push('--no-rps');
     else if (argv[i] === '--kernel-tp-cpus') vcpus = Number(argv[++i]);
     else if (argv[i] === '--kernel-tp-rounds') inner.push('--rounds', argv[++i] ?? '');
     else return usage(`kernel-tp: unknown argument "${argv[i]}"`);

@@ -5,7 +5,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isNhrpShortcut, parseXfrmStates, throughputTable } from '../../scripts/bench/kernel-throughput.js';
+import {
+  acceleratedCryptoModules,
+  cryptoInUse,
+  isNhrpShortcut,
+  parseProcCrypto,
+  parseXfrmStates,
+  rpsMask,
+  tcpLossCounters,
+  tcpLossText,
+  throughputTable,
+} from '../../scripts/bench/kernel-throughput.js';
 
 // iproute2's layout for two transport-mode ESP states (AES-GCM with a 1024-packet ESN window, then a
 // plain one without counters' companions), keys shortened.
@@ -80,4 +90,101 @@ test('throughputTable: medians, rounds and the shortcut / plain ratio per compar
   assert.match(esp, /\s50\s+40 60 50\s+0\.25 \(25 %\)$/);
   assert.ok(lines.includes('  GRE: hub received 3'));
   assert.match(throughputTable([], { cpus: 1, kernel: 'k', inVm: false })[0], /not in the VM/);
+});
+
+// ---- what the ESP figure rests on: the crypto driver, the CPU's acceleration, TCP's view of reordering ----
+
+/** /proc/crypto as the VM showed it with aesni_intel loaded and two ESP states up (fields trimmed). */
+const PROC_CRYPTO = `name         : __rfc4106(gcm(aes))
+driver       : cryptd(__rfc4106-gcm-aesni)
+module       : cryptd
+priority     : 450
+refcnt       : 15
+selftest     : passed
+internal     : yes
+type         : aead
+async        : yes
+
+name         : rfc4106(gcm(aes))
+driver       : rfc4106-gcm-aesni
+module       : aesni_intel
+priority     : 400
+refcnt       : 15
+selftest     : passed
+internal     : no
+type         : aead
+async        : yes
+
+name         : rfc4106(gcm(aes))
+driver       : rfc4106(gcm_base(ctr(aes-generic),ghash-generic))
+module       : gcm
+priority     : 100
+refcnt       : 1
+selftest     : passed
+internal     : no
+type         : aead
+async        : no
+
+name         : aes
+driver       : aes-generic
+module       : kernel
+priority     : 100
+refcnt       : 1
+selftest     : passed
+internal     : no
+type         : cipher
+blocksize    : 16
+`;
+
+test('parseProcCrypto reads every block; cryptoInUse picks the highest-priority rfc4106(gcm(aes)) with users', () => {
+  const impls = parseProcCrypto(PROC_CRYPTO);
+  assert.equal(impls.length, 4);
+  assert.deepEqual(impls[3], { name: 'aes', driver: 'aes-generic', module: 'kernel', priority: 100, refcnt: 1 });
+  assert.deepEqual(cryptoInUse(impls), { name: 'rfc4106(gcm(aes))', driver: 'rfc4106-gcm-aesni', module: 'aesni_intel', priority: 400, refcnt: 15, async: true });
+  // The internal __rfc4106 entry has another name; a registered but unused implementation (refcnt 1) is not "in use".
+  assert.equal(cryptoInUse(impls.filter((i) => i.module !== 'aesni_intel')), undefined);
+  assert.equal(cryptoInUse(parseProcCrypto('')), undefined);
+  // Without aesni_intel, as in the VM before the fix: the template instance on aes-generic.
+  const generic = PROC_CRYPTO.replace('refcnt       : 1\nselftest     : passed\ninternal     : no\ntype         : aead\nasync        : no', 'refcnt       : 9\nselftest     : passed\ninternal     : no\ntype         : aead\nasync        : no');
+  assert.equal(cryptoInUse(parseProcCrypto(generic).filter((i) => i.module !== 'aesni_intel'))?.driver, 'rfc4106(gcm_base(ctr(aes-generic),ghash-generic))');
+  assert.equal(cryptoInUse(parseProcCrypto(generic).filter((i) => i.module !== 'aesni_intel'))?.async, false);
+});
+
+test('acceleratedCryptoModules: aesni_intel for the aes flag, ghash_clmulni_intel for pclmulqdq, only as whole words', () => {
+  const cpu = (flags: string): string => `processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: ${flags}\nbugs\t\t:\n\nprocessor\t: 1\nflags\t\t: ${flags}\n`;
+  assert.deepEqual(acceleratedCryptoModules(cpu('fpu sse2 pclmulqdq ssse3 sse4_2 aes avx avx2 vaes')), ['aesni_intel', 'ghash_clmulni_intel']);
+  assert.deepEqual(acceleratedCryptoModules(cpu('fpu sse2 aes')), ['aesni_intel']);
+  // vaes or vpclmulqdq alone are not the flags the modules bind to.
+  assert.deepEqual(acceleratedCryptoModules(cpu('fpu sse2 vaes vpclmulqdq')), []);
+  assert.deepEqual(acceleratedCryptoModules(''), []);
+});
+
+test('tcpLossCounters and tcpLossText: retransmissions, the spurious ones (D-SACK) and reorderings, as growth', () => {
+  // nstat -asz lines: name, value, rate.
+  const before = tcpLossCounters('#kernel\nTcpRetransSegs                  10                 0.0\nTcpExtTCPSACKReorder            2                  0.0\n');
+  assert.deepEqual(before, { retransSegs: 10, dsackRecv: 0, sackReorder: 2 });
+  // The figures of the first diagnostic run (h2 over one iperf3 round on GRE + ESP).
+  const after = tcpLossCounters('#kernel\nTcpRetransSegs 156 0.0\nTcpExtTCPDSACKRecv 129 0.0\nTcpExtTCPSACKReorder 1417 0.0\nTcpExtTCPDSACKRecvSegs 131 0.0\n');
+  assert.deepEqual(after, { retransSegs: 156, dsackRecv: 129, sackReorder: 1417 });
+  assert.equal(tcpLossText(before, after), "h2's TCP retransmitted 146 segments, D-SACK proved 129 of them spurious (88 %), and it detected 1415 reorderings");
+  assert.match(tcpLossText(after, after), /retransmitted 0 segments, D-SACK proved 0 of them spurious \(0 %\)/);
+});
+
+test('throughputTable: the per-packet baseline (GSO off) gets its row and a second ratio; notes follow the direct line', () => {
+  const lines = throughputTable([
+    { dataplane: 'kernel', subject: 'GRE + ESP esp-gcm 256', plain: [200, 200, 200], plainPerPacket: [40, 50, 60], shortcut: [10, 10, 10], direct: 'sealed 9', notes: ['crypto: rfc4106-gcm-aesni'] },
+  ], { cpus: 2, kernel: 'k', inVm: true });
+  const off = lines.find((l) => l.includes('plain routing, GSO off at h2 (beside GRE + ESP'))!;
+  assert.match(off, /\s50\s+40 50 60\s*$/);
+  const esp = lines.find((l) => l.includes('shortcut, GRE + ESP'))!;
+  assert.match(esp, /\s10\s+10 10 10\s+0\.05 \(5 %\); per packet \(\/ GSO off\): 0\.20 \(20 %\)$/);
+  assert.deepEqual(lines.slice(-2), ['  GRE + ESP esp-gcm 256: sealed 9', '  GRE + ESP esp-gcm 256: crypto: rfc4106-gcm-aesni']);
+});
+
+test('rpsMask: one bit per CPU in hex, as rps_cpus takes it, at least one CPU', () => {
+  assert.equal(rpsMask(1), '1');
+  assert.equal(rpsMask(2), '3');
+  assert.equal(rpsMask(8), 'ff');
+  assert.equal(rpsMask(36), 'fffffffff');
+  assert.equal(rpsMask(0), '1');
 });
