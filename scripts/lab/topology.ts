@@ -188,6 +188,7 @@ export class Lab {
   private readonly daemons = new Map<RouterName, ChildProcess>();
   private readonly stopping = new Set<RouterName>();
   private readonly made: string[] = [];
+  private readonly captures = new Set<ChildProcess>();
 
   constructor(prefix = `dl${process.pid % 100000}`, dir?: string, readonly opts: LabOptions = {}) {
     this.prefix = prefix;
@@ -211,6 +212,24 @@ export class Lab {
 
   ns(r: RouterName | 'ul' | 'nat' | `h${number}`): string {
     return `${this.prefix}-${r}`;
+  }
+
+  /**
+   * tcpdump on a node's interface into `file`, each packet written as it comes (-U), given time to
+   * start. stop() ends it (SIGINT) and gives it time to write the last packets; destroy() stops
+   * any left running.
+   */
+  async capture(node: RouterName | 'ul' | 'nat', iface: string, file: string, filter: string): Promise<{ stop(): Promise<void> }> {
+    const p = spawn('ip', ['netns', 'exec', this.ns(node), 'tcpdump', '--immediate-mode', '-i', iface, '-U', '-w', file, filter], { stdio: 'ignore' });
+    this.captures.add(p);
+    await new Promise((r) => setTimeout(r, 500 * labTimeScale()));
+    return {
+      stop: async () => {
+        if (!this.captures.delete(p)) return;
+        p.kill('SIGINT');
+        await new Promise((r) => setTimeout(r, 300 * labTimeScale()));
+      },
+    };
   }
 
   exec(r: RouterName | 'ul' | 'nat' | `h${number}`, args: string[], opts: { check?: boolean; timeoutMs?: number } = {}) {
@@ -357,6 +376,8 @@ export class Lab {
   /** Stop every daemon, delete every namespace, remove the temp folder. */
   async destroy(keepDir = false): Promise<void> {
     for (const r of [...this.daemons.keys()]) await this.stopDaemon(r).catch(() => undefined);
+    for (const p of this.captures) p.kill('SIGKILL');
+    this.captures.clear();
     for (const ns of this.made.reverse()) sh(['ip', 'netns', 'del', ns], { check: false });
     this.made.length = 0;
     if (!keepDir) rmSync(this.dir, { recursive: true, force: true });

@@ -17,7 +17,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labTimeScale, type RouterName } from '../../scripts/lab/topology.js';
@@ -268,10 +268,9 @@ test('lab with IPsec: only IKE and ESP on the underlay, EIGRP and Phase 3 throug
   try {
     lab.build();
     const pcap = join(lab.dir, 'underlay.pcap');
-    const dump = spawn('ip', ['netns', 'exec', lab.ns('ul'), 'tcpdump', '--immediate-mode', '-i', 'br0', '-U', '-w', pcap, 'ip'], { stdio: 'ignore' });
+    const dump = await lab.capture('ul', 'br0', pcap, 'ip');
     const keyDumps: string[] = [];
     try {
-      await new Promise((r) => setTimeout(r, 500 * labTimeScale()));
       for (const r of ROUTERS) lab.startDaemon(r);
       await lab.waitFor('three spokes UP at the hub', () => {
         const d = lab.ctlJson<{ peers: { state: string }[] }[]>('hub', ['show', 'dmvpn']);
@@ -341,8 +340,7 @@ test('lab with IPsec: only IKE and ESP on the underlay, EIGRP and Phase 3 throug
       }
       throw e;
     } finally {
-      dump.kill('SIGINT');
-      await new Promise((r) => setTimeout(r, 300 * labTimeScale()));
+      await dump.stop();
     }
     // Wireshark with our keys as its UAT files, on every frame between NBMA addresses.
     const profile = wiresharkProfile(lab.dir, keyDumps);

@@ -20,7 +20,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, labEnvOptions, labTimeScale, natInsideOf, natPublicOf, NAT_PORT_RANGE, type RouterName } from '../../scripts/lab/topology.js';
@@ -93,11 +93,10 @@ test('lab with a spoke behind a NAT: it registers with the NAT\'s address, EIGRP
     lab.build();
     // The hub's wire: everything the hub sends or receives on the underlay.
     const pcap = join(lab.dir, 'hub-eth0.pcap');
-    const dump = spawn('ip', ['netns', 'exec', lab.ns('hub'), 'tcpdump', '--immediate-mode', '-i', 'eth0', '-U', '-w', pcap, 'ip'], { stdio: 'ignore' });
+    const dump = await lab.capture('hub', 'eth0', pcap, 'ip');
     const keyDumps: string[] = [];
     let natPort = 0;
     try {
-      await new Promise((r) => setTimeout(r, 500 * labTimeScale()));
       // The hub first: a spoke's IKE_SA_INIT that reaches it before it listens draws an ICMP port unreachable.
       lab.startDaemon('hub');
       await lab.waitFor('the hub listening', () => lab.ctl('hub', ['show', 'crypto', 'ikev2', 'sa']).status === 0, 20_000);
@@ -183,8 +182,7 @@ test('lab with a spoke behind a NAT: it registers with the NAT\'s address, EIGRP
       for (const r of ROUTERS) console.error(`--- ${r} log ---\n${lab.log(r).split('\n').slice(-30).join('\n')}`);
       throw e;
     } finally {
-      dump.kill('SIGINT');
-      await new Promise((r) => setTimeout(r, 300 * labTimeScale()));
+      await dump.stop();
     }
 
     // The hub's wire, with our keys.

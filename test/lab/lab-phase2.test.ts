@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Lab, labTimeScale, type RouterName } from '../../scripts/lab/topology.js';
 import { needsTool, isRoot } from '../support/tools.js';
@@ -29,9 +29,8 @@ test('lab phase 2: a spoke resolves its route\'s next hop through the NHS, then 
   try {
     lab.build();
     const pcap = join(lab.dir, 'underlay.pcap');
-    const dump = spawn('ip', ['netns', 'exec', lab.ns('ul'), 'tcpdump', '--immediate-mode', '-i', 'br0', '-U', '-w', pcap, 'ip proto 47'], { stdio: 'ignore' });
+    const dump = await lab.capture('ul', 'br0', pcap, 'ip proto 47');
     try {
-      await new Promise((r) => setTimeout(r, 500));
       for (const r of ROUTERS) lab.startDaemon(r);
       await lab.waitFor('three spokes UP at the hub', () => {
         const d = lab.ctlJson<{ peers: { state: string }[] }[]>('hub', ['show', 'dmvpn']);
@@ -63,8 +62,7 @@ test('lab phase 2: a spoke resolves its route\'s next hop through the NHS, then 
       for (const r of ROUTERS) console.error(`--- ${r} log ---\n${lab.log(r).split('\n').slice(-25).join('\n')}`);
       throw e;
     } finally {
-      dump.kill('SIGINT');
-      await new Promise((r) => setTimeout(r, 300));
+      await dump.stop();
     }
     // On the wire: spoke2 asked the hub, spoke1 answered spoke2 directly, and the echoes then went spoke to spoke.
     const ts = spawnSync('tshark', ['-r', pcap, '-T', 'fields', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'nhrp.hdr.op.type', '-e', 'icmp.type', '-e', '_ws.malformed'], { encoding: 'utf8' });

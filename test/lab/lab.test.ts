@@ -22,9 +22,8 @@ test('lab: hub and three spokes register, EIGRP carries the LANs, Phase 3 builds
   try {
     lab.build();
     const pcap = join(lab.dir, 'underlay.pcap');
-    const dump = spawn('ip', ['netns', 'exec', lab.ns('ul'), 'tcpdump', '--immediate-mode', '-i', 'br0', '-U', '-w', pcap, 'ip proto 47'], { stdio: 'ignore' });
+    const dump = await lab.capture('ul', 'br0', pcap, 'ip proto 47');
     try {
-      await new Promise((r) => setTimeout(r, 500));
       for (const r of ['hub', 'spoke1', 'spoke2', 'spoke3'] as RouterName[]) lab.startDaemon(r);
       await lab.waitFor('three spokes UP at the hub', () => {
         const d = lab.ctlJson<{ type: string; peers: { nbma: string; tunnel: string; state: string; attributes: string }[] }[]>('hub', ['show', 'dmvpn']);
@@ -112,8 +111,7 @@ test('lab: hub and three spokes register, EIGRP carries the LANs, Phase 3 builds
       for (const r of ['hub', 'spoke1', 'spoke2', 'spoke3'] as RouterName[]) console.error(`--- ${r} log ---\n${lab.log(r).split('\n').slice(-25).join('\n')}`);
       throw e;
     } finally {
-      dump.kill('SIGINT');
-      await new Promise((r) => setTimeout(r, 300));
+      await dump.stop();
     }
     // Wireshark dissects everything the daemons put on the underlay, with no malformed packet.
     const ts = spawnSync('tshark', ['-r', pcap, '-T', 'fields', '-e', 'nhrp.hdr.op.type', '-e', '_ws.malformed', '-e', '_ws.expert.severity'], { encoding: 'utf8' });
