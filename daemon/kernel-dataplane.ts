@@ -311,9 +311,9 @@ export class KernelDataplane implements TunnelDataplane {
     // Joining 224.0.0.10 on the tunnel made the kernel send IGMP reports, which the multicast tap
     // then copied to every NBMA peer; IOS sends none over the tunnel (link-local groups need none).
     writeSysctl('net/ipv4/igmp_link_local_mcast_reports', '0', log);
-    // Next hops are resolved by NHRP, never by ARP over GRE: no unicast or multicast ARP probes, one
-    // application probe (RTM_GETNEIGH to the daemon) per resolution round; a new packet for a failed
-    // entry starts another round.
+    // Next hops are resolved by NHRP, never by ARP over GRE: no unicast or multicast ARP probes, only
+    // application probes (RTM_GETNEIGH to the daemon), three a retransmit interval (1 s) apart before
+    // the entry fails; a new packet for a failed entry starts another round.
     for (const [name, value] of [['ucast_solicit', '0'], ['mcast_solicit', '0'], ['mcast_resolicit', '0'], ['app_solicit', '3']]) {
       writeSysctl(`net/ipv4/neigh/${this.name}/${name}`, value, log);
     }
