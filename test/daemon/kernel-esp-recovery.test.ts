@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { FakeXfrm } from '../../platform/fake/xfrm.js';
-import type { EspSa, EspSaKeys } from '../../platform/native/esp.js';
+import { applyEspOps, espOp } from './kernel-esp-ops.js';
+import type { EspSaKeys } from '../../platform/native/esp.js';
 import type { XfrmPolicy, XfrmState } from '../../platform/ports.js';
 import { GRE_TRANSPORT_PRIORITY, KernelEsp, REINSTALL_SEQ_GAP, ReqidPool, SEQ_RATE_BOUND } from '../../daemon/kernel-esp.js';
 
@@ -199,22 +200,10 @@ test('kernel esp recovery: the audit runs by itself on its interval, and stops a
 
 test('kernel esp recovery: after any calls and any removal under it, one audit restores exactly what was installed', async () => {
   const peers = [P1, P2, '203.0.113.13'];
-  const op = fc.oneof(
-    fc.record({ k: fc.constant('out' as const), peer: fc.constantFrom(...peers), spi: fc.integer({ min: 0x100, max: 0x104 }) }),
-    fc.record({ k: fc.constant('in' as const), peer: fc.constantFrom(...peers), spi: fc.integer({ min: 0x100, max: 0x106 }) }),
-    fc.record({ k: fc.constant('delOut' as const), peer: fc.constantFrom(...peers) }),
-    fc.record({ k: fc.constant('delIn' as const), spi: fc.integer({ min: 0x100, max: 0x106 }) }),
-    fc.record({ k: fc.constant('protect' as const), peer: fc.constantFrom(...peers), on: fc.boolean() }),
-  );
+  const op = espOp(peers);
   await fc.assert(fc.asyncProperty(fc.array(op, { maxLength: 25 }), fc.array(fc.boolean(), { minLength: 32, maxLength: 32 }), async (ops, remove) => {
     const { xfrm, esp } = setup();
-    for (const o of ops) {
-      if (o.k === 'out') esp.setOutboundSa(o.peer, { spi: o.spi, ...GCM } as EspSa);
-      else if (o.k === 'in') esp.setInboundSa(o.spi, CBC, o.peer);
-      else if (o.k === 'delOut') esp.deleteOutboundSa(o.peer);
-      else if (o.k === 'delIn') esp.deleteInboundSa(o.spi);
-      else esp.setProtected(o.peer, o.on);
-    }
+    applyEspOps(esp, ops, GCM, CBC);
     await esp.settled();
     const states = (await xfrm.states()).map(shape);
     const policies = (await xfrm.policies()).map((p) => ({ ...p, index: 0 }));

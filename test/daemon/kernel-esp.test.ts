@@ -10,8 +10,9 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { FakeXfrm } from '../../platform/fake/xfrm.js';
+import { applyEspOps, espOp } from './kernel-esp-ops.js';
 import { PlatformError } from '../../platform/errors.js';
-import type { EspSa, EspSaKeys } from '../../platform/native/esp.js';
+import type { EspSaKeys } from '../../platform/native/esp.js';
 import type { XfrmState } from '../../platform/ports.js';
 import { isOwnedPolicy, isOwnedState } from '../../platform/xfrm-values.js';
 import type { EspTarget } from '../../daemon/ipsec.js';
@@ -216,22 +217,10 @@ test('kernel esp: leftovers with our SPI or selector are taken over; close() and
 
 test('kernel esp: any sequence of calls leaves the kernel matching the bookkeeping', async () => {
   const peers = [P1, P2, '203.0.113.13'];
-  const op = fc.oneof(
-    fc.record({ k: fc.constant('out' as const), peer: fc.constantFrom(...peers), spi: fc.integer({ min: 0x100, max: 0x104 }) }),
-    fc.record({ k: fc.constant('in' as const), peer: fc.constantFrom(...peers), spi: fc.integer({ min: 0x100, max: 0x106 }) }),
-    fc.record({ k: fc.constant('delOut' as const), peer: fc.constantFrom(...peers) }),
-    fc.record({ k: fc.constant('delIn' as const), spi: fc.integer({ min: 0x100, max: 0x106 }) }),
-    fc.record({ k: fc.constant('protect' as const), peer: fc.constantFrom(...peers), on: fc.boolean() }),
-  );
+  const op = espOp(peers);
   await fc.assert(fc.asyncProperty(fc.array(op, { maxLength: 25 }), async (ops) => {
     const { xfrm, esp } = setup();
-    for (const o of ops) {
-      if (o.k === 'out') esp.setOutboundSa(o.peer, { spi: o.spi, ...GCM } as EspSa);
-      else if (o.k === 'in') esp.setInboundSa(o.spi, CBC, o.peer);
-      else if (o.k === 'delOut') esp.deleteOutboundSa(o.peer);
-      else if (o.k === 'delIn') esp.deleteInboundSa(o.spi);
-      else esp.setProtected(o.peer, o.on);
-    }
+    applyEspOps(esp, ops, GCM, CBC);
     await esp.settled();
     assert.equal(esp.failures, 0);
     const want = esp.peerList();
