@@ -18,18 +18,12 @@
  * Outside CI a missing VM kernel (or FRR) skips it, like test/vm/vm.test.ts; in CI it fails.
  */
 import { before, test } from 'node:test';
-import { needsVm } from './vm-opts.js';
+import { needsVm, runVmReports } from './vm-opts.js';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EchoRow, FrrState, OurState, ScenarioReport } from '../../scripts/vm/nhrp-interop-report.js';
 
-const RUN = fileURLToPath(new URL('../../scripts/vm/run.js', import.meta.url));
 const INTEROP = fileURLToPath(new URL('../../scripts/vm/nhrp-interop.js', import.meta.url));
-const ROOT = resolve(dirname(RUN), '..', '..', '..');
 
 /** Our dataplanes, each against both hubs (DMVPN_INTEROP_DATAPLANES narrows it, e.g. "userspace"). */
 const DATAPLANES = (process.env.DMVPN_INTEROP_DATAPLANES ?? 'userspace,kernel').split(',').filter(Boolean) as ('userspace' | 'kernel')[];
@@ -49,24 +43,7 @@ let transcriptPath = '';
 
 before(() => {
   if (opts.skip !== undefined) return;
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [RUN, '--timing', '--cpus', '2', '--mem', '2048', '--timeout', String(VM_TIMEOUT_S), '--',
-    process.execPath, INTEROP, '--json', '--dataplane', DATAPLANES.join(',')], {
-    cwd: ROOT, encoding: 'utf8', timeout: (VM_TIMEOUT_S + 60) * 1000, maxBuffer: 256 << 20,
-  });
-  const timing = (r.stderr ?? '').split('\n').find((l) => l.startsWith('vm: kernel '));
-  process.stderr.write(`${timing ?? 'vm: no timing line'} (wall ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
-  try {
-    reports = JSON.parse(r.stdout) as ScenarioReport[];
-  } catch {
-    runError = `no JSON report (exit ${r.status ?? r.signal}):\n${(r.stderr ?? '').split('\n').slice(-60).join('\n')}`;
-  }
-  if (runError !== '' || reports.some((x) => !x.ok)) {
-    // The whole transcript (show commands of both sides, logs, Wireshark's detail) for whoever debugs it.
-    transcriptPath = join(tmpdir(), `frr-nhrpd-${process.pid}.log`);
-    writeFileSync(transcriptPath, r.stderr ?? '');
-    process.stderr.write(`the runner's transcript: ${transcriptPath}\n`);
-  }
+  ({ reports, runError, transcriptPath } = runVmReports<ScenarioReport>('frr-nhrpd', INTEROP, ['--json', '--dataplane', DATAPLANES.join(',')], VM_TIMEOUT_S));
 }, { timeout: (VM_TIMEOUT_S + 90) * 1000 });
 
 function report(hub: 'ours' | 'frr', dataplane: string): ScenarioReport {

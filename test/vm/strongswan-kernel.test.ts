@@ -17,12 +17,9 @@
  * The report's readers (swanctl, ip xfrm, ping, the capture) are checked here without the VM.
  */
 import { before, test } from 'node:test';
-import { needsVm } from './vm-opts.js';
+import { needsVm, runVmReports } from './vm-opts.js';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { KERNEL_ESP_REQID_MAX, KERNEL_ESP_REQID_MIN } from '../../daemon/kernel-esp.js';
 import {
@@ -32,9 +29,7 @@ import { LinkType, writePcap } from '../../daemon/capture/pcap.js';
 import { emitIpv4, ipv4Length, makeIpv4Header } from '../../protocols/ip/ipv4.js';
 import { encode } from '../../protocols/wire/index.js';
 
-const RUN = fileURLToPath(new URL('../../scripts/vm/run.js', import.meta.url));
 const RUNNER = fileURLToPath(new URL('../../scripts/vm/strongswan-kernel.js', import.meta.url));
-const ROOT = resolve(dirname(RUN), '..', '..', '..');
 /** Two scenarios of three to eight minutes each under TCG (the spoke's waits for its own rekey), and the boot. */
 const VM_TIMEOUT_S = 1500;
 /** Echoes a rekey may cost (the peer can switch to the new SA a moment before we install it). */
@@ -57,21 +52,7 @@ before(() => {
     reports = JSON.parse(readFileSync(saved, 'utf8')) as ScenarioReport[];
     return;
   }
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [RUN, '--timing', '--cpus', '2', '--mem', '2048', '--timeout', String(VM_TIMEOUT_S), '--',
-    process.execPath, RUNNER, '--json'], { cwd: ROOT, encoding: 'utf8', timeout: (VM_TIMEOUT_S + 60) * 1000, maxBuffer: 64 << 20 });
-  const timing = (r.stderr ?? '').split('\n').find((l) => l.startsWith('vm: kernel '));
-  process.stderr.write(`${timing ?? 'vm: no timing line'} (wall ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
-  try {
-    reports = JSON.parse(r.stdout) as ScenarioReport[];
-  } catch {
-    runError = `no JSON report (exit ${r.status ?? r.signal}):\n${(r.stderr ?? '').split('\n').slice(-60).join('\n')}`;
-  }
-  if (runError !== '' || reports.some((x) => !x.ok)) {
-    transcriptPath = join(tmpdir(), `strongswan-kernel-${process.pid}.log`);
-    writeFileSync(transcriptPath, r.stderr ?? '');
-    process.stderr.write(`the runner's transcript: ${transcriptPath}\n`);
-  }
+  ({ reports, runError, transcriptPath } = runVmReports<ScenarioReport>('strongswan-kernel', RUNNER, ['--json'], VM_TIMEOUT_S, 64 << 20));
 }, { timeout: (VM_TIMEOUT_S + 90) * 1000 });
 
 function report(role: 'spoke' | 'hub'): ScenarioReport {
